@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * chmod.c -- pchmod(): the mode lives in the header (the truth, durable)
+ * and on the backing file, where the kernel enforces it.
+ *
+ * The two cannot change atomically, so the file first gets only the bits
+ * both modes share, then the header the new mode, then the file the new
+ * mode: a crash at any point leaves the file no more permissive than the
+ * old or the new mode, and the next attach by the owner finishes the job
+ * (attach.c: repair_mode).
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lock.h"
+#include "state.h"
+
+static int
+write_mode(int fd, uint32_t mode)
+{
+	struct dev d = st.dev;
+	struct hdr_found f;
+	int ret;
+
+	d.fd = fd;
+	d.io.ctx = &d;
+	ret = lock_take(fd, LOCK_BRK, F_WRLCK);
+	if (ret)
+		return ret;
+	ret = hdr_load(&d.io, &f);
+	if (ret == 0 && !f.ok)
+		ret = err_set(EUCLEAN, "pheap %s: header damaged", d.path);
+	if (ret == 0) {
+		f.hdr.mode = mode;
+		ret = hdr_store(&d.io, &f.hdr, &f.slot);
+	}
+	lock_drop(fd, LOCK_BRK);
+	return ret;
+}
+
+int
+pchmod(unsigned long mode)
+{
+	uid_t me = geteuid();
+	int ret, fd = -1;
+
+	pthread_mutex_lock(&st.api);
+	if (!st.attached) {
+		ret = err_set(EINVAL, "not attached to a pheap");
+		goto out;
+	}
+	if (mode & ~0777UL) {
+		ret = err_set(EINVAL, "mode %#lo has bits outside 0777", mode);
+		goto out;
+	}
+	if (me != 0 && me != st.hdr.uid) {
+		ret = err_set(EACCES, "only the owner (uid %u) may pchmod",
+			st.hdr.uid);
+		goto out;
+	}
+	uint32_t both = st.hdr.mode & (uint32_t)mode;
+
+	/* the owner may need to write the header of a read-only pheap */
+	if (fchmod(st.dev.fd, both | (me == 0 ? 0 : S_IWUSR))) {
+		ret = err_sys(errno, "chmod %s", st.dev.path);
+		goto out;
+	}
+	fd = dev_reopen(&st.dev, 0);
+	if (fd < 0) {
+		ret = fd;
+		goto restore;
+	}
+	ret = write_mode(fd, (uint32_t)mode);
+	if (ret)
+		goto restore;
+	st.hdr.mode = (uint32_t)mode;
+restore:
+	if (fchmod(st.dev.fd, st.hdr.mode) && ret == 0)
+		ret = err_sys(errno, "chmod %s", st.dev.path);
+	if (ret == 0 && fsync(st.dev.fd))
+		ret = err_sys(errno, "fsync %s", st.dev.path);
+out:
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_unlock(&st.api);
+	return ret;
+}

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * dev.h -- a pheap's backing device: a file in a pool directory (DAX or
+ * not).  Owns the descriptor, the header I/O and the storage under the break.
+ */
+#ifndef PHEAP_DEV_H
+#define PHEAP_DEV_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "header.h"
+
+struct dev {
+	int fd;			/* O_CLOEXEC; O_RDWR unless rdonly */
+	int rdonly;
+	char path[PATH_MAX];
+	struct hdr_io io;	/* io.ctx points back here */
+};
+
+/* opens path for a pheap; -EACCES, -ENOENT, or -EUCLEAN for non-files */
+PHEAP_HIDDEN int dev_open(struct dev *d, const char *path, int rdonly);
+/* takes over a read-write fd of a file being created */
+PHEAP_HIDDEN void dev_adopt(struct dev *d, int fd, const char *path);
+/* a second open file description of the same device (own OFD locks) */
+PHEAP_HIDDEN int dev_reopen(const struct dev *d, int rdonly);
+PHEAP_HIDDEN void dev_close(struct dev *d);
+/* checks that the device holds [0, data_off + brk): -EUCLEAN if not */
+PHEAP_HIDDEN int dev_check_size(const struct dev *d, const struct hdr *h);
+/* capacity now: the header's, capped by free space for files */
+PHEAP_HIDDEN uint64_t dev_capacity(const struct dev *d, const struct hdr *h);
+/* makes [old, new) of the heap allocated and zero; -ENOMEM if full */
+PHEAP_HIDDEN int dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk);
+/* releases the storage beyond brk (nothing maps it any more) */
+PHEAP_HIDDEN int dev_trim(struct dev *d, const struct hdr *h, uint64_t brk);
+
+#endif

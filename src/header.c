@@ -1,0 +1,250 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * header.c -- the persistent pheap header.
+ *
+ * Two copies live at device offsets 0 and 4096, each in its own block so a
+ * torn write can damage at most one.  In the steady state both hold the same
+ * contents; an update writes the copy that was not read first, persists it,
+ * then the other.  A crash therefore leaves either both copies intact, or one
+ * intact copy of the old or new state beside one torn copy, which the
+ * checksum rejects.  Because the copies are equal between updates, a later
+ * corruption of one copy is repaired by the other instead of silently
+ * reverting to an older break.
+ */
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "header.h"
+
+static const uint8_t hdr_magic[8] = { 'P', 'H', 'E', 'A', 'P', 'H', 'D', 'R' };
+
+/* The on-media layout of one copy: little-endian, no implicit padding. */
+struct hdr_media {
+	uint8_t  magic[8];	/* "PHEAPHDR" */
+	uint32_t version;	/* HDR_VERSION */
+	uint32_t size;		/* sizeof(struct hdr_media) */
+	uint64_t seq;		/* incremented by every update */
+	uint64_t base;		/* virtual address of the heap, 2 MiB aligned */
+	uint64_t brk;		/* break - base, PHEAP_PAGE_SIZE multiple */
+	uint64_t capacity;	/* largest brk, PHEAP_PAGE_SIZE multiple */
+	uint64_t data_off;	/* device offset of the heap, HDR_AREA_SIZE */
+	uint64_t ctime_ns;	/* creation time, ns since the Epoch */
+	uint64_t usc;		/* unsafe shutdown count (devdax), else 0 */
+	uint32_t uid;		/* owner's uid */
+	uint32_t gid;		/* owner's gid */
+	uint32_t mode;		/* permission bits, 0777 at most */
+	uint32_t id_len;	/* 1 .. PHEAP_ID_LEN_LIMIT */
+	uint8_t  id[PHEAP_ID_LEN_LIMIT]; /* the id, zero padded */
+	uint8_t  reserved[160];	/* zero */
+	uint64_t checksum;	/* Fletcher-64 of all bytes above */
+};
+
+_Static_assert(sizeof(struct hdr_media) == HDR_COPY_SIZE, "header copy size");
+_Static_assert(offsetof(struct hdr_media, seq) == 16, "seq offset");
+_Static_assert(offsetof(struct hdr_media, uid) == 72, "uid offset");
+_Static_assert(offsetof(struct hdr_media, id) == 88, "id offset");
+_Static_assert(offsetof(struct hdr_media, checksum) == HDR_COPY_SIZE - 8,
+	"checksum is the last field");
+_Static_assert(HDR_RUNTIME_OFF >= HDR_NSLOTS * HDR_SLOT_SIZE, "runtime page");
+
+/*
+ * Fletcher-64 over little-endian 32-bit words; detects torn writes and
+ * single-bit flips, and is cheap enough for every pbrk.
+ */
+uint64_t
+hdr_checksum(const uint8_t *buf, size_t len)
+{
+	uint64_t lo = 0, hi = 0;
+
+	for (size_t i = 0; i + 4 <= len; i += 4) {
+		uint32_t w;
+
+		memcpy(&w, buf + i, 4);
+		lo += le32toh(w);
+		hi += lo;
+	}
+	return (hi << 32) | (lo & 0xffffffffu);
+}
+
+void
+hdr_encode(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
+{
+	struct hdr_media m;
+
+	memset(&m, 0, sizeof(m));
+	memcpy(m.magic, hdr_magic, sizeof(m.magic));
+	m.version = htole32(HDR_VERSION);
+	m.size = htole32(sizeof(m));
+	m.seq = htole64(h->seq);
+	m.base = htole64(h->base);
+	m.brk = htole64(h->brk);
+	m.capacity = htole64(h->capacity);
+	m.data_off = htole64(h->data_off);
+	m.ctime_ns = htole64(h->ctime_ns);
+	m.usc = htole64(h->usc);
+	m.uid = htole32(h->uid);
+	m.gid = htole32(h->gid);
+	m.mode = htole32(h->mode);
+	m.id_len = htole32(h->id_len);
+	memcpy(m.id, h->id, h->id_len <= sizeof(m.id) ? h->id_len : sizeof(m.id));
+	memcpy(buf, &m, sizeof(m));
+	m.checksum = htole64(hdr_checksum(buf, offsetof(struct hdr_media, checksum)));
+	memcpy(buf, &m, sizeof(m));
+}
+
+/*
+ * Decodes one copy.  Returns 0 when magic, version, size and checksum hold;
+ * -ENOENT when it is no header at all; -EUCLEAN when it looks like one but
+ * is damaged (then h->id/id_len hold the id it claims, if plausible, else
+ * h->id_len is 0).
+ */
+int
+hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
+{
+	struct hdr_media m;
+
+	memcpy(&m, buf, sizeof(m));
+	memset(h, 0, sizeof(*h));
+	if (memcmp(m.magic, hdr_magic, sizeof(m.magic)) != 0)
+		return -ENOENT;
+
+	uint32_t id_len = le32toh(m.id_len);
+	if (id_len >= 1 && id_len <= PHEAP_ID_LEN_LIMIT) {
+		h->id_len = id_len;
+		memcpy(h->id, m.id, id_len);
+	}
+	if (le32toh(m.version) != HDR_VERSION || le32toh(m.size) != sizeof(m))
+		return -EUCLEAN;
+	if (le64toh(m.checksum) !=
+			hdr_checksum(buf, offsetof(struct hdr_media, checksum)))
+		return -EUCLEAN;
+
+	h->seq = le64toh(m.seq);
+	h->base = le64toh(m.base);
+	h->brk = le64toh(m.brk);
+	h->capacity = le64toh(m.capacity);
+	h->data_off = le64toh(m.data_off);
+	h->ctime_ns = le64toh(m.ctime_ns);
+	h->usc = le64toh(m.usc);
+	h->uid = le32toh(m.uid);
+	h->gid = le32toh(m.gid);
+	h->mode = le32toh(m.mode);
+	return 0;
+}
+
+static int
+is_page_multiple(uint64_t v)
+{
+	return (v & (PHEAP_PAGE_SIZE - 1)) == 0;
+}
+
+int
+hdr_validate(const struct hdr *h, uint64_t max_capacity)
+{
+	if (h->id_len < 1 || h->id_len > PHEAP_ID_LEN_LIMIT)
+		return err_set(EUCLEAN, "header: id length %u out of range",
+			h->id_len);
+	if (h->mode & ~0777u)
+		return err_set(EUCLEAN, "header: mode %#o has bits outside 0777",
+			h->mode);
+	if (h->data_off != HDR_AREA_SIZE)
+		return err_set(EUCLEAN, "header: data offset %#llx is not %#lx",
+			(unsigned long long)h->data_off, HDR_AREA_SIZE);
+	if (!is_page_multiple(h->capacity) || h->capacity > HDR_MAX_SPAN ||
+			h->capacity > max_capacity)
+		return err_set(EUCLEAN, "header: capacity %#llx invalid (limit %#llx)",
+			(unsigned long long)h->capacity,
+			(unsigned long long)max_capacity);
+	if (!is_page_multiple(h->brk) || h->brk > h->capacity)
+		return err_set(EUCLEAN, "header: break %#llx invalid (capacity %#llx)",
+			(unsigned long long)h->brk,
+			(unsigned long long)h->capacity);
+	/* everything the process claims for it must stay in user space */
+	if (!is_page_multiple(h->base) || h->base < HDR_ADDR_MIN ||
+			h->base > HDR_ADDR_MAX ||
+			HDR_ADDR_MAX - h->base < h->capacity + HDR_RSV_EXTRA)
+		return err_set(EUCLEAN, "header: base address %#llx invalid",
+			(unsigned long long)h->base);
+	return 0;
+}
+
+int
+hdr_load(const struct hdr_io *io, struct hdr_found *f)
+{
+	uint8_t buf[HDR_COPY_SIZE];
+	struct hdr copy[HDR_NSLOTS];
+	int valid[HDR_NSLOTS];
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	for (int s = 0; s < HDR_NSLOTS; s++) {
+		ret = io->read(io->ctx, (uint64_t)s * HDR_SLOT_SIZE, buf, sizeof(buf));
+		if (ret)
+			return ret;
+		ret = hdr_decode(buf, &copy[s]);
+		valid[s] = ret == 0 && hdr_validate(&copy[s], io->max_capacity) == 0;
+		if (!valid[s] && ret != -ENOENT && copy[s].id_len) {
+			f->claim[f->nclaims].len = copy[s].id_len;
+			memcpy(f->claim[f->nclaims].id, copy[s].id, copy[s].id_len);
+			f->nclaims++;
+		}
+	}
+	int best = -1;
+	for (int s = 0; s < HDR_NSLOTS; s++)
+		if (valid[s] && (best < 0 || copy[s].seq > copy[best].seq))
+			best = s;
+	if (best < 0)
+		return 0;
+	f->ok = 1;
+	f->slot = best;
+	f->hdr = copy[best];
+	return 0;
+}
+
+int
+hdr_match(const struct hdr_found *f, const void *id, size_t len)
+{
+	if (f->ok)
+		return f->hdr.id_len == len && memcmp(f->hdr.id, id, len) == 0;
+	for (int i = 0; i < f->nclaims; i++)
+		if (f->claim[i].len == len && memcmp(f->claim[i].id, id, len) == 0)
+			return -1;
+	return 0;
+}
+
+static int
+write_copy(const struct hdr_io *io, const struct hdr *h, int slot)
+{
+	uint8_t buf[HDR_COPY_SIZE];
+
+	hdr_encode(h, buf);
+	return io->write(io->ctx, (uint64_t)slot * HDR_SLOT_SIZE, buf, sizeof(buf));
+}
+
+int
+hdr_store(const struct hdr_io *io, struct hdr *h, int *slot)
+{
+	int ret;
+
+	h->seq++;
+	ret = write_copy(io, h, 1 - *slot);
+	if (ret)
+		return ret;
+	ret = write_copy(io, h, *slot);
+	/* the first copy alone already holds the new state */
+	if (ret == 0)
+		*slot = 0;
+	else
+		*slot = 1 - *slot;
+	return 0;
+}
+
+int
+hdr_format(const struct hdr_io *io, struct hdr *h)
+{
+	int slot = 0;
+
+	h->seq = 0;
+	return hdr_store(io, h, &slot);
+}

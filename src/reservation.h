@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * reservation.h -- a pheap's address range in this process: a
+ * pmem2_vm_reservation at the fixed base, grown and shrunk with the break.
+ */
+#ifndef PHEAP_RESERVATION_H
+#define PHEAP_RESERVATION_H
+
+#include <stdint.h>
+
+#include "errmsg.h"
+
+struct rsv;
+
+enum rsv_populate { RSV_POPULATE_READ, RSV_POPULATE_WRITE };
+
+/*
+ * Claims [base, base + span + PHEAP_PAGE_SIZE) of the address space and
+ * maps the device there from offset data_off; -EEXIST if any page of it is
+ * already mapped (that mapping is left alone).
+ */
+PHEAP_HIDDEN int rsv_new(struct rsv **r, uint64_t base, uint64_t span,
+	int fd, uint64_t data_off, int rdonly);
+/* maps [base, base + len) and unmaps beyond; populates what it maps */
+PHEAP_HIDDEN int rsv_set_len(struct rsv *r, uint64_t len, enum rsv_populate pop);
+PHEAP_HIDDEN uint64_t rsv_len(const struct rsv *r);
+/* 1 if the mapping is DAX (cache-line or byte store granularity) */
+PHEAP_HIDDEN int rsv_is_dax(const struct rsv *r);
+/* makes stores to [addr, addr + len) durable; the range must be mapped */
+PHEAP_HIDDEN int rsv_persist(struct rsv *r, const void *addr, size_t len);
+/* unmaps everything and gives the whole claimed range back */
+PHEAP_HIDDEN void rsv_delete(struct rsv **r);
+
+#endif

@@ -1,0 +1,239 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_header.c -- the on-media header: encoding, validation, and that an
+ * update interrupted at any byte leaves the old or the new header.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "header.h"
+#include "util.h"
+
+#define DEVSZ (3 * HDR_SLOT_SIZE)
+
+/* an in-memory device whose writes can be cut short, like a crash */
+struct memdev {
+	uint8_t data[DEVSZ];
+	long budget;		/* bytes that may still be written; <0: no limit */
+};
+
+static int
+mem_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	struct memdev *m = ctx;
+
+	memcpy(buf, m->data + off, len);
+	return 0;
+}
+
+static int
+mem_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	struct memdev *m = ctx;
+	size_t n = len;
+
+	if (m->budget >= 0 && (long)n > m->budget)
+		n = (size_t)m->budget;
+	memcpy(m->data + off, buf, n);
+	if (m->budget >= 0) {
+		m->budget -= (long)n;
+		if (n < len)
+			return -EIO;	/* "crashed" */
+	}
+	return 0;
+}
+
+static struct hdr_io
+mem_io(struct memdev *m)
+{
+	struct hdr_io io = { mem_read, mem_write, m, HDR_MAX_SPAN };
+
+	return io;
+}
+
+static struct hdr
+sample(void)
+{
+	struct hdr h;
+
+	memset(&h, 0, sizeof(h));
+	h.base = 0x2a0002000000ULL;
+	h.brk = 4 * PG;
+	h.capacity = HDR_MAX_SPAN;
+	h.data_off = HDR_AREA_SIZE;
+	h.uid = 1000;
+	h.gid = 100;
+	h.mode = 0640;
+	h.id_len = 5;
+	memcpy(h.id, "hello", 5);
+	return h;
+}
+
+static void
+test_roundtrip(void)
+{
+	uint8_t buf[HDR_COPY_SIZE];
+	struct hdr h = sample(), d;
+
+	h.seq = 7;
+	hdr_encode(&h, buf);
+	CU_ASSERT_EQUAL(hdr_decode(buf, &d), 0);
+	CU_ASSERT_EQUAL(memcmp(&h, &d, sizeof(h)), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&d, HDR_MAX_SPAN), 0);
+	/* little-endian on media, at the documented offsets */
+	CU_ASSERT_EQUAL(memcmp(buf, "PHEAPHDR", 8), 0);
+	CU_ASSERT_EQUAL(buf[16], 7);
+	CU_ASSERT_EQUAL(buf[80], 0xa0);	/* mode 0640 = 0x1a0 */
+	CU_ASSERT_EQUAL(buf[81], 0x01);
+}
+
+static void
+test_validate(void)
+{
+	struct hdr h;
+
+#define BAD(field, value) do { \
+		h = sample(); h.field = value; \
+		CU_ASSERT_EQUAL(hdr_validate(&h, HDR_MAX_SPAN), -EUCLEAN); \
+	} while (0)
+	BAD(id_len, 0);
+	BAD(id_len, PHEAP_ID_LEN_LIMIT + 1);
+	BAD(mode, 01777);
+	BAD(data_off, 4096);
+	BAD(capacity, HDR_MAX_SPAN + PG);
+	BAD(capacity, 3 * MiB);
+	BAD(brk, 3 * MiB);
+	BAD(brk, HDR_MAX_SPAN + PG);
+	BAD(base, 0x2a0002001000ULL);
+	BAD(base, 0);
+	BAD(base, HDR_ADDR_MAX - PG);
+#undef BAD
+	h = sample();
+	h.capacity = 8 * PG;
+	CU_ASSERT_EQUAL(hdr_validate(&h, 8 * PG), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&h, 6 * PG), -EUCLEAN);
+	h.brk = 10 * PG;
+	CU_ASSERT_EQUAL(hdr_validate(&h, 8 * PG), -EUCLEAN);
+}
+
+static void
+test_every_bit_flip(void)
+{
+	struct memdev m = { .budget = -1 };
+	struct hdr_io io = mem_io(&m);
+	struct hdr h = sample();
+	struct hdr_found f;
+
+	CU_ASSERT_EQUAL(hdr_format(&io, &h), 0);
+	/* one flipped bit in one copy: the other copy answers, unchanged */
+	for (int bit = 0; bit < HDR_COPY_SIZE * 8; bit++) {
+		int slot = bit & 1;
+		uint8_t *p = m.data + slot * HDR_SLOT_SIZE + bit / 8;
+
+		*p ^= (uint8_t)(1u << (bit % 8));
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_FATAL(f.ok);
+		CU_ASSERT_EQUAL(f.hdr.brk, h.brk);
+		CU_ASSERT_EQUAL(f.hdr.seq, h.seq);
+		CU_ASSERT_EQUAL(hdr_match(&f, "hello", 5), 1);
+		*p ^= (uint8_t)(1u << (bit % 8));
+	}
+	/* the same bit flipped in both copies: never valid, never a crash */
+	for (int bit = 0; bit < HDR_COPY_SIZE * 8; bit++) {
+		for (int slot = 0; slot < 2; slot++)
+			m.data[slot * HDR_SLOT_SIZE + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_FALSE(f.ok);
+		/* the id is claimed only where the id itself is intact */
+		int m_ = hdr_match(&f, "hello", 5);
+		CU_ASSERT(m_ == 0 || m_ == -1);
+		for (int slot = 0; slot < 2; slot++)
+			m.data[slot * HDR_SLOT_SIZE + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+	}
+}
+
+static void
+test_random_garbage(void)
+{
+	struct memdev m = { .budget = -1 };
+	struct hdr_io io = mem_io(&m);
+	struct hdr_found f;
+
+	srand(42);
+	for (int i = 0; i < 2000; i++) {
+		for (size_t j = 0; j < sizeof(m.data); j++)
+			m.data[j] = (uint8_t)rand();
+		if (i & 1)	/* a valid magic makes the decoder go further */
+			memcpy(m.data, "PHEAPHDR", 8);
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_FALSE(f.ok);
+		CU_ASSERT(hdr_match(&f, "hello", 5) <= 0);
+	}
+}
+
+/*
+ * Crash during an update after every possible number of written bytes:
+ * the header read afterwards is exactly the old or the new one, and once
+ * the new one has been seen it never goes back.
+ */
+static void
+test_torn_updates(void)
+{
+	for (long cut = 0; cut <= 2 * HDR_COPY_SIZE; cut++) {
+		struct memdev m = { .budget = -1 };
+		struct hdr_io io = mem_io(&m);
+		struct hdr h = sample(), n;
+		struct hdr_found f;
+
+		CU_ASSERT_EQUAL_FATAL(hdr_format(&io, &h), 0);
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		n = f.hdr;
+		n.brk = 6 * PG;
+		m.budget = cut;
+		int ret = hdr_store(&io, &n, &f.slot);
+		m.budget = -1;
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_FATAL(f.ok);
+		CU_ASSERT(f.hdr.brk == 4 * PG || f.hdr.brk == 6 * PG);
+		if (cut >= HDR_COPY_SIZE)	/* first copy complete: new */
+			CU_ASSERT_EQUAL(f.hdr.brk, 6 * PG);
+		if (cut < HDR_COPY_SIZE) {
+			CU_ASSERT_EQUAL(f.hdr.brk, 4 * PG);
+			CU_ASSERT(ret < 0);
+		}
+		/* a later update still works and wins */
+		n = f.hdr;
+		n.brk = 8 * PG;
+		CU_ASSERT_EQUAL(hdr_store(&io, &n, &f.slot), 0);
+		CU_ASSERT_EQUAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_EQUAL(f.hdr.brk, 8 * PG);
+	}
+}
+
+static void
+test_checksum_sensitivity(void)
+{
+	uint8_t a[64] = { 0 }, b[64] = { 0 };
+
+	b[63] = 1;
+	CU_ASSERT_NOT_EQUAL(hdr_checksum(a, 64), hdr_checksum(b, 64));
+	b[63] = 0;
+	b[0] = 1;
+	CU_ASSERT_NOT_EQUAL(hdr_checksum(a, 64), hdr_checksum(b, 64));
+}
+
+int
+main(void)
+{
+	static const struct tu_test tests[] = {
+		{ "encode/decode round trip", test_roundtrip },
+		{ "validation of every field", test_validate },
+		{ "single bit flips are repaired by the mirror", test_every_bit_flip },
+		{ "random garbage is never a header", test_random_garbage },
+		{ "torn updates leave old or new", test_torn_updates },
+		{ "checksum sees first and last word", test_checksum_sensitivity },
+		{ NULL, NULL }
+	};
+	return tu_main("header", tests);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/* util.h -- shared helpers for the CUnit test programs */
+#ifndef PHEAP_TEST_UTIL_H
+#define PHEAP_TEST_UTIL_H
+
+#include <CUnit/Basic.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define MiB (1UL << 20)
+#define PG PHEAP_PAGE_SIZE
+
+struct tu_test {
+	const char *name;
+	void (*fn)(void);
+};
+
+/* makes a fresh pool directory (mode 01777) and points PHEAP_POOL at it */
+const char *tu_pool(void);
+/* unique id string for this test process */
+const char *tu_id(const char *tag);
+/* runs fn(arg) in a forked child; returns its exit code, or 128+signal */
+int tu_child(int (*fn)(void *), void *arg);
+/* like tu_child, with the child's euid/egid set to 65534 (nobody) */
+int tu_child_as_nobody(int (*fn)(void *), void *arg);
+/* 1 if reading/writing addr faults (probed in a forked child) */
+int tu_faults(const void *addr, int write);
+/* registers and runs one suite; returns the number of failures */
+int tu_main(const char *suite, const struct tu_test *tests);
+/* path of the file of the pheap attached now */
+const char *tu_path(void);
+
+#endif
