@@ -140,6 +140,8 @@ mount_share() {
 while read -r tag path rw; do
 	[ "$rw" = ro ] && mount_share "$tag" "$path" "$rw"
 done </pheap/shares
+# The host's tools now come after busybox in PATH (ndctl, mkfs.ext4).
+PATH=/bb:/usr/sbin:/usr/bin
 [ -x /usr/bin/ndctl ] || fail "host /usr has no ndctl (apt-get install ndctl)"
 
 # ---- 5. persistent memory ---------------------------------------------

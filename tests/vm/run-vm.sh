@@ -346,7 +346,8 @@ prepare_kernel() {
 # busybox, guest-init.sh, the module groups and this builder's format. It is
 # left uncompressed: QEMU loads it fast and the TCG guest need not unpack it.
 # ---------------------------------------------------------------------------
-declare -A MOD_PATH MOD_DEPS BUILTIN
+declare -A MOD_PATH MOD_DEPS BUILTIN SEEN
+ORDER=()
 
 load_module_db() {
 	local line path deps name
@@ -418,8 +419,8 @@ prepare_initramfs() {
 
 	load_module_db
 	for group in "${!MODULE_GROUPS[@]}"; do
-		local -A SEEN=()
-		local ORDER=()
+		SEEN=()
+		ORDER=()
 		for name in ${MODULE_GROUPS[$group]}; do
 			path=${MOD_PATH[${name//-/_}]:-}
 			if [[ -n $path ]]; then
@@ -432,7 +433,6 @@ prepare_initramfs() {
 		for path in "${ORDER[@]}"; do
 			copy_module "$path" "$stage/modules" >>"$stage/modules/$group.list"
 		done
-		unset SEEN ORDER
 	done
 
 	# newc format, owned by root, sorted for a reproducible archive.
@@ -469,12 +469,14 @@ fi
 # unpacks concatenated archives in order, so this goes after the base.
 # ---------------------------------------------------------------------------
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pheap-vm.XXXXXX")
-QEMU_PID=
+TIMEOUT_PID=
 cleanup() {
-	[[ -n $QEMU_PID ]] && kill "$QEMU_PID" 2>/dev/null
+	# Never leave a QEMU behind: `timeout` passes the TERM on to it.
+	if [[ -n $TIMEOUT_PID ]]; then kill "$TIMEOUT_PID" 2>/dev/null || true; fi
 	rm -rf "$RUN_DIR"
 }
 trap cleanup EXIT
+trap 'log "interrupted"; exit 130' INT TERM HUP
 
 # shq ARG: ARG quoted for any POSIX sh (the guest's busybox sh and dash).
 shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
@@ -626,16 +628,24 @@ QEMU+=(-append "$APPEND")
 CONSOLE_LOG=$RUN_DIR/console.log
 log "booting: mode=$MODE kind=$KIND bus=$BUS namespace=$NS_SETUP pmem=${PMEM_MIB}M timeout=${TIMEOUT}s"
 start=$(date +%s.%N)
-# stdin from /dev/null: QEMU must neither steal the caller's stdin nor put
-# a terminal into raw mode. The console goes through sed to drop the serial
-# line's \r, and through tee to the log we parse. The fw_cfg warning about
-# the "opt/" prefix is expected (see above) and dropped.
-set +e
-timeout --foreground --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null 2>&1 |
-	grep -v --line-buffered 'fw_cfg item names should be prefixed with "opt/"' |
-	sed -u 's/\r$//' | tee "$CONSOLE_LOG"
-qemu_rc=${PIPESTATUS[0]}
-set -e
+# The console is streamed through a FIFO: a reader drops the serial line's
+# \r (and the expected fw_cfg "opt/" warning, see above) and tees it to our
+# stdout and to the log parsed below. QEMU runs in the background under
+# `timeout` so that an interrupted run-vm.sh can stop it (cleanup above):
+# timeout puts itself and QEMU in a process group of their own, kills that
+# group after --timeout (TERM, then KILL 10 s later) and passes on a TERM it
+# receives. stdin is /dev/null: QEMU must neither steal the caller's stdin
+# nor switch a terminal to raw mode.
+mkfifo "$RUN_DIR/console.fifo"
+grep -av --line-buffered 'fw_cfg item names should be prefixed with "opt/"' \
+	<"$RUN_DIR/console.fifo" | sed -u 's/\r$//' | tee "$CONSOLE_LOG" &
+READER_PID=$!
+timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$RUN_DIR/console.fifo" 2>&1 &
+TIMEOUT_PID=$!
+qemu_rc=0
+wait "$TIMEOUT_PID" || qemu_rc=$?
+TIMEOUT_PID=
+wait "$READER_PID" || true
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 [[ -n $LOG_FILE ]] && cp "$CONSOLE_LOG" "$LOG_FILE"
 
