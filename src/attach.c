@@ -55,18 +55,6 @@ repair_mode(struct state *s)
 		(void)fchmod(s->dev.fd, s->hdr.mode);
 }
 
-static int
-map_area(struct state *s)
-{
-	int prot = s->rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	void *a = mmap(NULL, HDR_AREA_SIZE, prot, MAP_SHARED, s->dev.fd, 0);
-
-	if (a == MAP_FAILED)
-		return err_sys(errno, "mapping the header area of %s", s->dev.path);
-	s->area = a;
-	s->rt = (struct runtime *)((char *)a + HDR_RUNTIME_OFF);
-	return 0;
-}
 
 static void
 teardown(struct state *s)
@@ -75,9 +63,6 @@ teardown(struct state *s)
 	pthread_rwlock_wrlock(&s->map);
 	rsv_delete(&s->rsv);
 	pthread_rwlock_unlock(&s->map);
-	if (s->area)
-		munmap(s->area, HDR_AREA_SIZE);
-	s->area = NULL;
 	s->rt = NULL;
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
@@ -111,9 +96,10 @@ attach_dev(struct state *s, const void *id, size_t len)
 		goto unlock;
 	s->hdr = f.hdr;
 	repair_mode(s);
-	ret = map_area(s);
+	ret = dev_map_area(&s->dev);
 	if (ret)
 		goto unlock;
+	s->rt = (struct runtime *)((char *)s->dev.area + HDR_RUNTIME_OFF);
 	ret = rsv_new(&s->rsv, s->hdr.base, s->hdr.capacity, s->dev.fd,
 		s->hdr.data_off, s->rdonly);
 	if (ret)

@@ -5,14 +5,21 @@
  * File size is kept at data_off + brk: growing truncates away anything a
  * crashed shrink left beyond the break, then fallocates, so new heap memory
  * is always fresh zero-filled blocks and a full file system shows up as
- * -ENOMEM from pbrk instead of SIGBUS later.  The header is written with
- * pwrite + fdatasync: reading it with pread (not through a mapping) keeps a
- * truncated or hostile file from crashing us.
+ * -ENOMEM from pbrk instead of SIGBUS later.  The header is read with pread
+ * (not through a mapping), so a truncated or hostile file cannot crash us.
+ *
+ * Durability without fdatasync: fdatasync would also write back every dirty
+ * page of the heap -- including the freshly populated zero pages of a grow,
+ * which it then write-protects, so the next sweep takes a fault per page.
+ * Once attached we msync() only the header's page instead: on Linux that
+ * is fsync of just that range, and it still commits the file's metadata
+ * (the fallocated blocks, the size) to the journal and flushes the disk.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -32,6 +39,21 @@ dev_read(void *ctx, uint64_t off, void *buf, size_t len)
 	return 0;
 }
 
+
+/* makes the page holding device offset off, and the file's metadata, durable */
+static int
+dev_sync(struct dev *d, uint64_t off)
+{
+	if (!d->area) {
+		if (fdatasync(d->fd))
+			return err_sys(errno, "fdatasync %s", d->path);
+		return 0;
+	}
+	if (msync((char *)d->area + (off & ~(uint64_t)4095), 4096, MS_SYNC))
+		return err_sys(errno, "msync header of %s", d->path);
+	return 0;
+}
+
 static int
 dev_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
@@ -42,9 +64,7 @@ dev_write(void *ctx, uint64_t off, const void *buf, size_t len)
 		return err_sys(errno, "writing header of %s", d->path);
 	if ((size_t)n != len)
 		return err_set(EIO, "short header write to %s", d->path);
-	if (fdatasync(d->fd))
-		return err_sys(errno, "fdatasync %s", d->path);
-	return 0;
+	return dev_sync(d, off);
 }
 
 static void
@@ -109,9 +129,24 @@ dev_reopen(const struct dev *d, int rdonly)
 	return fd;
 }
 
+int
+dev_map_area(struct dev *d)
+{
+	int prot = d->rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
+	void *a = mmap(NULL, HDR_AREA_SIZE, prot, MAP_SHARED, d->fd, 0);
+
+	if (a == MAP_FAILED)
+		return err_sys(errno, "mapping the header area of %s", d->path);
+	d->area = a;
+	return 0;
+}
+
 void
 dev_close(struct dev *d)
 {
+	if (d->area)
+		munmap(d->area, HDR_AREA_SIZE);
+	d->area = NULL;
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
@@ -168,9 +203,7 @@ dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 		return ret;
 	}
 	/* the allocation must be durable before a header points at it */
-	if (fdatasync(d->fd))
-		return err_sys(errno, "fdatasync %s", d->path);
-	return 0;
+	return dev_sync(d, 0);
 }
 
 int

@@ -16,6 +16,7 @@ struct dev {
 	int rdonly;
 	char path[PATH_MAX];
 	struct hdr_io io;	/* io.ctx points back here */
+	void *area;		/* the header area, mapped (NULL until attached) */
 };
 
 /* opens path for a pheap; -EACCES, -ENOENT, or -EUCLEAN for non-files */
@@ -25,6 +26,8 @@ PHEAP_HIDDEN void dev_adopt(struct dev *d, int fd, const char *path);
 /* a second open file description of the same device (own OFD locks) */
 PHEAP_HIDDEN int dev_reopen(const struct dev *d, int rdonly);
 PHEAP_HIDDEN void dev_close(struct dev *d);
+/* maps the header area (shared, read-only if the device is) */
+PHEAP_HIDDEN int dev_map_area(struct dev *d);
 /* checks that the device holds [0, data_off + brk): -EUCLEAN if not */
 PHEAP_HIDDEN int dev_check_size(const struct dev *d, const struct hdr *h);
 /* capacity now: the header's, capped by free space for files */

@@ -47,8 +47,7 @@ struct state {
 	int lock_fd;		/* own OFD: LOCK_BRK, and epoch write locks */
 	struct hdr hdr;		/* id, owner, base, capacity: as attached */
 	struct rsv *rsv;
-	void *area;		/* the header area, mapped */
-	struct runtime *rt;	/* inside area */
+	struct runtime *rt;	/* inside dev.area */
 	uint32_t seen_gen;	/* sync thread: last gen followed */
 	uint32_t epoch;		/* sync thread: epoch whose lock we hold */
 	pthread_t thread;

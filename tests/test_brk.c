@@ -1,1 +1,229 @@
-int main(void) { return 0; }
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * test_brk.c -- pbrk and persistence: rounding, shrink to 0, regrown
+ * memory reads zero, capacity, populated mappings, data that survives
+ * detach and kill -9, ppersist.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pheap.h"
+#include "util.h"
+
+#define BASE ((char *)0x2a0002000000UL)
+#define B(x) ((unsigned long)(BASE + (x)))
+
+static long
+minflt(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return ru.ru_minflt;
+}
+
+/* faults taken reading (or writing) one byte of every 4 KiB page */
+static long
+sweep_faults(char *p, size_t len, int write)
+{
+	long before = minflt();
+
+	for (size_t o = 0; o < len; o += 4096) {
+		if (write)
+			((volatile char *)p)[o] = 1;
+		else
+			(void)((volatile char *)p)[o];
+	}
+	return minflt() - before;
+}
+
+static void
+test_rounding(void)
+{
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("r", 1, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(0), B(0));
+	CU_ASSERT_EQUAL(pbrk(B(0) - 1), B(0));		/* below base: query */
+	CU_ASSERT_EQUAL(pbrk(B(1)), B(PG));		/* rounds up */
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));		/* exact */
+	CU_ASSERT_EQUAL(pbrk(B(PG + 1)), B(2 * PG));
+	CU_ASSERT_EQUAL(pbrk(B(5 * PG - 4096)), B(5 * PG));
+	CU_ASSERT_EQUAL(pbrk(0), B(5 * PG));
+	CU_ASSERT_EQUAL(pbrk(B(3 * PG - 7)), B(3 * PG));	/* shrink rounds too */
+	CU_ASSERT(tu_faults(BASE + 3 * PG, 0));
+	CU_ASSERT_FALSE(tu_faults(BASE + 3 * PG - 1, 1));
+	CU_ASSERT_EQUAL(pbrk(B(0)), B(0));		/* shrink to 0 */
+	CU_ASSERT(tu_faults(BASE, 0));
+	struct pheap_info info;
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	CU_ASSERT_PTR_EQUAL(info.brk, BASE);
+	struct stat sb;
+	CU_ASSERT_EQUAL(stat(info.path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_size, 2 * MiB);		/* storage freed */
+	/* beyond PHEAP_MAX_PAGES or the capacity: ENOMEM, break unchanged */
+	CU_ASSERT_EQUAL(pbrk(B(PHEAP_MAX_PAGES * PG + 1)), -ENOMEM);
+	CU_ASSERT_EQUAL(pbrk(B(info.capacity + PG)), -ENOMEM);
+	CU_ASSERT_EQUAL(pbrk(~0UL), -ENOMEM);
+	CU_ASSERT_EQUAL(pbrk(0), B(0));
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static void
+test_zero_after_regrow(void)
+{
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("z", 1, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL_FATAL(pbrk(B(4 * PG)), B(4 * PG));
+	memset(BASE, 0xa5, 4 * PG);
+	CU_ASSERT_EQUAL(ppersist(BASE, 4 * PG), 0);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(pbrk(B(4 * PG)), B(4 * PG));
+	CU_ASSERT_EQUAL((unsigned char)BASE[PG - 1], 0xa5);	/* kept */
+	size_t nz = 0;
+	for (size_t o = PG; o < 4 * PG; o++)
+		nz += BASE[o] != 0;
+	CU_ASSERT_EQUAL(nz, 0);
+	/* and the same after shrinking to 0 */
+	CU_ASSERT_EQUAL(pbrk(B(0)), B(0));
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(BASE[0], 0);
+	CU_ASSERT_EQUAL(BASE[PG - 1], 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static void
+test_populated(void)
+{
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("pop", 3, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL_FATAL(pbrk(B(16 * PG)), B(16 * PG));
+	/* grown memory: page-table entries present and writable */
+	CU_ASSERT(sweep_faults(BASE, 16 * PG, 1) < 16);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(pattach("pop", 3, PHEAP_ATTACH), 0);
+	/* after attach: reading takes no fault */
+	CU_ASSERT(sweep_faults(BASE, 16 * PG, 0) < 16);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	/* control: the sweep does count faults on an unpopulated mapping */
+	char *p = mmap(NULL, 16 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	madvise(p, 16 * PG, MADV_NOHUGEPAGE);
+	CU_ASSERT(sweep_faults(p, 16 * PG, 0) > 1000);
+	munmap(p, 16 * PG);
+}
+
+static void
+test_survives_detach(void)
+{
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("keep", 4, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
+	for (size_t i = 0; i < 3 * PG; i += 4096)
+		BASE[i] = (char)(i >> 12);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT(tu_faults(BASE, 0));
+	CU_ASSERT_EQUAL_FATAL(pattach("keep", 4, PHEAP_ATTACH), 0);
+	CU_ASSERT_EQUAL(pbrk(0), B(3 * PG));
+	int bad = 0;
+	for (size_t i = 0; i < 3 * PG; i += 4096)
+		bad += BASE[i] != (char)(i >> 12);
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static int
+writer_then_die(void *arg)
+{
+	(void)arg;
+	if (pattach("k9", 2, PHEAP_ATTACH))
+		return 1;
+	if (pbrk(B(5 * PG)) != (long)B(5 * PG))
+		return 2;
+	strcpy(BASE + 5 * PG - 64, "persisted");
+	if (ppersist(BASE + 5 * PG - 64, 16))
+		return 3;
+	kill(getpid(), SIGKILL);
+	return 4;
+}
+
+static void
+test_survives_kill9(void)
+{
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("k9", 2, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(tu_child(writer_then_die, NULL), 128 + SIGKILL);
+	CU_ASSERT_EQUAL_FATAL(pattach("k9", 2, PHEAP_ATTACH), 0);
+	CU_ASSERT_EQUAL(pbrk(0), B(5 * PG));
+	CU_ASSERT_STRING_EQUAL(BASE + 5 * PG - 64, "persisted");
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static void
+test_ppersist(void)
+{
+	tu_pool();
+	CU_ASSERT_EQUAL(ppersist(BASE, 1), -EINVAL);	/* not attached */
+	CU_ASSERT_EQUAL_FATAL(pattach("pp", 2, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(ppersist(BASE, 0), 0);
+	CU_ASSERT_EQUAL(ppersist(BASE, 1), -EFAULT);	/* size 0 heap */
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(ppersist(BASE + 17, 100), 0);
+	CU_ASSERT_EQUAL(ppersist(BASE, PG), 0);
+	CU_ASSERT_EQUAL(ppersist(BASE, PG + 1), -EFAULT);
+	CU_ASSERT_EQUAL(ppersist(BASE - 1, 2), -EFAULT);
+	CU_ASSERT_EQUAL(ppersist((char *)~0UL - 4, 2), -EFAULT);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static void
+test_full_fs(void)
+{
+	char dir[] = "/tmp/pheap-small-XXXXXX";
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=24m")) {
+		fprintf(stderr, "(cannot mount a small tmpfs: %m; skipped) ");
+		rmdir(dir);
+		return;
+	}
+	setenv("PHEAP_POOL", dir, 1);
+	CU_ASSERT_EQUAL_FATAL(pattach("full", 4, PHEAP_CREATE), 0);
+	struct pheap_info info;
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	CU_ASSERT(info.capacity <= 22 * MiB);
+	CU_ASSERT(info.capacity >= 16 * MiB);
+	CU_ASSERT_EQUAL(pbrk(B(info.capacity)), B(info.capacity));
+	CU_ASSERT_EQUAL(pbrk(B(info.capacity + PG)), -ENOMEM);
+	CU_ASSERT_EQUAL(pbrk(0), B(info.capacity));
+	memset(BASE, 1, info.capacity);	/* no SIGBUS: blocks are allocated */
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+}
+
+int
+main(void)
+{
+	static const struct tu_test tests[] = {
+		{ "rounding, shrink to 0, ENOMEM", test_rounding },
+		{ "regrown memory reads zero", test_zero_after_regrow },
+		{ "mappings are populated", test_populated },
+		{ "data and break survive detach", test_survives_detach },
+		{ "ppersisted data survives kill -9", test_survives_kill9 },
+		{ "ppersist ranges", test_ppersist },
+		{ "full file system: ENOMEM, never SIGBUS", test_full_fs },
+		{ NULL, NULL }
+	};
+	return tu_main("brk", tests);
+}
