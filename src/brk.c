@@ -109,17 +109,16 @@ pbrk(unsigned long addr)
 		goto out;
 	}
 	uint64_t delta = addr - base;
-
-	if (delta > st.hdr.capacity) {
-		ret = err_set(ENOMEM, "break %#lx beyond capacity %#llx", addr,
-			(unsigned long long)st.hdr.capacity);
-		goto out;
-	}
 	uint64_t want = (delta + PHEAP_PAGE_SIZE - 1) & ~(PHEAP_PAGE_SIZE - 1);
 
 	if (st.rdonly) {
-		ret = base + want == cur ? (long)cur :
+		ret = delta <= st.hdr.capacity && base + want == cur ? (long)cur :
 			err_set(EACCES, "pheap attached read-only");
+		goto out;
+	}
+	if (delta > st.hdr.capacity) {
+		ret = err_set(ENOMEM, "break %#lx beyond capacity %#llx", addr,
+			(unsigned long long)st.hdr.capacity);
 		goto out;
 	}
 	ret = lock_take(st.lock_fd, LOCK_BRK, F_WRLCK);

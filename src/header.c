@@ -163,7 +163,8 @@ hdr_validate(const struct hdr *h, uint64_t max_capacity)
 	/* everything the process claims for it must stay in user space */
 	if (!is_page_multiple(h->base) || h->base < HDR_ADDR_MIN ||
 			h->base > HDR_ADDR_MAX ||
-			HDR_ADDR_MAX - h->base < h->capacity + HDR_RSV_EXTRA)
+			/* the last page below 2^47 is not usable on x86-64 */
+			HDR_ADDR_MAX - h->base < h->capacity + HDR_RSV_EXTRA + PHEAP_PAGE_SIZE)
 		return err_set(EUCLEAN, "header: base address %#llx invalid",
 			(unsigned long long)h->base);
 	return 0;

@@ -296,8 +296,10 @@ classify(const char *dir, const char *name, const void *id, size_t len,
 	*is_id = 0;
 	if (ret == -EACCES || ret == -EPERM)
 		return ENTRY_HIDDEN;
-	if (ret)
+	if (ret == -ENOENT)
 		return ENTRY_NONE;
+	if (ret)	/* a FIFO, a directory, a symlink: not a pheap */
+		return ENTRY_DAMAGED;
 	ret = hdr_load(&d.io, &f);
 	dev_close(&d);
 	if (ret)
@@ -358,10 +360,10 @@ parse_base(uint64_t *base)
 	errno = 0;
 	unsigned long long v = strtoull(env, &end, 0);
 	if (errno || *end || (v & (PHEAP_PAGE_SIZE - 1)) || v < HDR_ADDR_MIN ||
-			v > HDR_ADDR_MAX - HDR_MAX_SPAN - HDR_RSV_EXTRA)
+			v > HDR_ADDR_MAX - HDR_MAX_SPAN - HDR_RSV_EXTRA - PHEAP_PAGE_SIZE)
 		return err_set(EINVAL, "PHEAP_BASE=%s: not a 2 MiB aligned "
 			"address in [%#lx, %#lx]", env, HDR_ADDR_MIN,
-			HDR_ADDR_MAX - HDR_MAX_SPAN - HDR_RSV_EXTRA);
+			HDR_ADDR_MAX - HDR_MAX_SPAN - HDR_RSV_EXTRA - PHEAP_PAGE_SIZE);
 	*base = v;
 	return 0;
 }

@@ -18,6 +18,7 @@
  * handlers are not touched at all.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
 #include <sched.h>
@@ -175,25 +176,29 @@ sync_publish(struct state *s, uint64_t brk)
 int
 sync_after_fork(struct state *s)
 {
-	int pfd = dev_reopen(&s->dev, s->rdonly);
-	int lfd;
+	int fd;
 
-	if (pfd < 0)
-		return pfd;
-	lfd = dev_reopen(&s->dev, s->rdonly);
-	if (lfd < 0) {
-		close(pfd);
-		return lfd;
-	}
-	if (lock_take(pfd, LOCK_EPOCH(s->epoch), F_RDLCK)) {
-		close(pfd);
-		close(lfd);
+	/*
+	 * dup2 onto the same numbers: libpmem2's source keeps the fd number,
+	 * and must now reach the child's own open file description.
+	 */
+	fd = dev_reopen(&s->dev, s->rdonly);
+	if (fd < 0)
+		return fd;
+	if (dup3(fd, s->dev.fd, O_CLOEXEC) < 0 ||
+			lock_take(s->dev.fd, LOCK_EPOCH(s->epoch), F_RDLCK)) {
+		close(fd);
 		return -errno;
 	}
-	close(s->dev.fd);	/* drops only our reference */
-	close(s->lock_fd);
-	s->dev.fd = pfd;
-	s->lock_fd = lfd;
+	close(fd);
+	fd = dev_reopen(&s->dev, s->rdonly);
+	if (fd < 0)
+		return fd;
+	if (dup3(fd, s->lock_fd, O_CLOEXEC) < 0) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
 	s->thread_on = 0;
 	return sync_start(s);
 }

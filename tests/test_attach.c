@@ -315,6 +315,7 @@ test_rdonly(void)
 	CU_ASSERT_EQUAL(pbrk((unsigned long)b - 1), b);	/* rounds to it */
 	CU_ASSERT_EQUAL(pbrk((unsigned long)b + 1), -EACCES);
 	CU_ASSERT_EQUAL(pbrk((unsigned long)DEFAULT_BASE), -EACCES);
+	CU_ASSERT_EQUAL(pbrk(~0UL), -EACCES);	/* would change it */
 	CU_ASSERT_EQUAL(pbrk(0), b);
 	CU_ASSERT_EQUAL(ppersist(DEFAULT_BASE, 16), 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
@@ -495,6 +496,15 @@ test_hostile_entries(void)
 	char p2[PATH_MAX];
 	snprintf(p2, sizeof(p2), "%s/00000000000000000000000000000000.pheap", dir);
 	CU_ASSERT_EQUAL(mkfifo(p2, 0666), 0);
+	/* one in the way of an id's own file name: never replaced */
+	char fifo_path[PATH_MAX];
+	CU_ASSERT_EQUAL_FATAL(create("fifo-victim"), 0);
+	strcpy(fifo_path, tu_path());
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(unlink(fifo_path), 0);
+	CU_ASSERT_EQUAL(mkfifo(fifo_path, 0666), 0);
+	CU_ASSERT_EQUAL(create("fifo-victim"), -ENOSPC);
+	CU_ASSERT_EQUAL(attach("fifo-victim", 0), -EINVAL);
 	snprintf(p2, sizeof(p2), "%s/11111111111111111111111111111111.pheap", dir);
 	CU_ASSERT_EQUAL(mkdir(p2, 0777), 0);
 	snprintf(p2, sizeof(p2), "%s/22222222222222222222222222222222.pheap", dir);

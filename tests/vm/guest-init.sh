@@ -25,6 +25,7 @@
 # Any setup failure prints "PHEAP-VM-ERROR: <why>" plus the setup log and
 # powers off WITHOUT an exit marker; run-vm.sh then exits 125.
 
+# shellcheck disable=SC2123 # yes, the search path: busybox applets only
 PATH=/bb
 export PATH
 
@@ -34,14 +35,26 @@ export PATH
 exec </dev/console >/dev/console 2>&1
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
-mkdir -p /tmp /run /root /mnt/pmem
+mkdir -p /tmp /run /root /mnt/pmem /dev/shm /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /tmp
+# What a normal system has and tests may rely on: POSIX shared memory and
+# semaphores (/dev/shm), ptys, /dev/fd (bash process substitution), and a
+# working loopback interface.
+mount -t tmpfs -o mode=1777 tmpfs /dev/shm
+mount -t devpts devpts /dev/pts
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
+ip link set lo up 2>/dev/null
+hostname pheap-vm
 
 SETUP_LOG=/run/setup.log
 : >"$SETUP_LOG"
 
 # Everything the host told us: PHEAP_VM_MODE, VM_KIND, VM_BUS, VM_NS,
-# VM_VERBOSE, VM_CWD, VM_LOGLEVEL (see write_guest_config in run-vm.sh).
+# VM_VERBOSE, VM_CWD, VM_LOGLEVEL, VM_NONCE (written by run-vm.sh).
+# shellcheck disable=SC1091 # generated per run
 . /pheap/config
 
 log() {
@@ -116,7 +129,9 @@ load_group() {
 	done <"/modules/$1.list"
 }
 
-[ "$VM_VERBOSE" = 1 ] || dmesg -n "$VM_LOGLEVEL"
+# Setup noise (e.g. nd_pmem's "unable to guarantee persistence of writes"
+# for memmap pmem) stays off the console unless --verbose: errors only.
+[ "$VM_VERBOSE" = 1 ] || dmesg -n 4
 
 load_group 9p
 
@@ -164,6 +179,8 @@ pmem_node() {
 	for d in /dev/pmem*; do [ -b "$d" ] && echo "$d" && return 0; done
 	return 1
 }
+# shellcheck disable=SC2317 # called through wait_until
+any_node() { dax_node || pmem_node; }
 
 if [ "$VM_NS" = create ]; then
 	# -f: reconfigure even if the namespace is active or holds data.
@@ -173,6 +190,18 @@ if [ "$VM_NS" = create ]; then
 	else
 		run ndctl create-namespace -f -e namespace0.0 -m fsdax ||
 			fail "ndctl create-namespace -m fsdax failed"
+	fi
+fi
+
+if [ "$VM_NS" = keep ]; then
+	# The kept namespace shows up as whatever the previous boot made it:
+	# wait for either kind of node, then check it is the one asked for.
+	wait_until any_node ||
+		fail "--keep-namespace: namespace0.0 has no dax or pmem device (never set up?)"
+	if [ "$VM_KIND" = devdax ] && ! dax_node >/dev/null; then
+		fail "--keep-namespace: the kept namespace is in fsdax mode, not devdax"
+	elif [ "$VM_KIND" = fsdax ] && ! pmem_node >/dev/null; then
+		fail "--keep-namespace: the kept namespace is in devdax mode, not fsdax"
 	fi
 fi
 
@@ -218,16 +247,21 @@ cd "$VM_CWD" || fail "cannot cd to $VM_CWD"
 export HOME=/root TERM=dumb LANG=C.UTF-8
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 [ "$VM_VERBOSE" = 1 ] && env | grep '^PHEAP_VM_'
+# While the command runs, kernel warnings (WARN_ON splats, DAX complaints)
+# and worse do reach the console: they matter for a pmem library's tests.
+[ "$VM_VERBOSE" = 1 ] || dmesg -n "$VM_LOGLEVEL"
 # /pheap/env holds the --env settings; /pheap/cmd execs the command with
 # its arguments quoted exactly as given to run-vm.sh. stdin is /dev/null so
 # that nothing ever waits on the console.
 (
+	# shellcheck disable=SC1091 # generated per run
 	. /pheap/env
 	exec /bin/sh /pheap/cmd
 ) </dev/null
 rc=$?
 
 # ---- shut down cleanly --------------------------------------------------
+[ "$VM_VERBOSE" = 1 ] || dmesg -n 1
 cd /
 sync
 if [ "$VM_KIND" = fsdax ]; then
@@ -236,7 +270,8 @@ if [ "$VM_KIND" = fsdax ]; then
 	umount /mnt/pmem || echo "pheap-vm: warning: umount /mnt/pmem failed"
 fi
 # A blank line first so the marker starts at the beginning of a line even
-# if the command's output did not end with a newline.
+# if the command's output did not end with a newline. The per-run nonce
+# tells the real marker from one the command itself might have printed.
 echo
-echo "PHEAP-VM-EXIT=$rc"
+echo "PHEAP-VM-EXIT=$rc $VM_NONCE"
 power_off

@@ -50,7 +50,7 @@ Modes:
 
 Options:
   --cache DIR         where the guest kernel and initramfs are cached
-                      (default: $PHEAP_VM_CACHE)
+                      (default: $PHEAP_VM_CACHE, else ~/.cache/pheap-vm)
   --mode MODE         devdax, fsdax or nfit (required)
   --nfit-image FILE   NVDIMM backing file (default: DIR/nfit.img); created
                       sparse with --pmem-size if missing
@@ -97,7 +97,7 @@ skip() {
 # ---------------------------------------------------------------------------
 # Command line
 # ---------------------------------------------------------------------------
-CACHE=${PHEAP_VM_CACHE:-}
+CACHE=${PHEAP_VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/pheap-vm}
 MODE=
 NFIT_IMAGE=
 NFIT_MODE=devdax
@@ -138,7 +138,7 @@ while [[ $# -gt 0 ]]; do
 done
 CMD=("$@")
 
-[[ -n $CACHE ]] || die "--cache DIR is required (or set PHEAP_VM_CACHE)"
+[[ -n $CACHE ]] || die "--cache DIR is empty"
 if [[ $PREPARE_ONLY == 0 ]]; then
 	[[ ${#CMD[@]} -gt 0 ]] || die "no COMMAND given after --"
 	case $MODE in
@@ -269,17 +269,42 @@ uncompressed_vmlinux() {
 	LC_ALL=C readelf -n "$out" 2>/dev/null | grep -q 'Unknown note type: (0x00000012)\|PHYS32_ENTRY' || return 1
 }
 
+# A cheap fingerprint of apt's package lists: asking apt-cache costs ~1.7 s
+# per run, so its answer is cached until the lists change (apt-get update).
+apt_lists_fingerprint() {
+	find /var/lib/apt/lists -maxdepth 1 -type f -name '*_Packages*' \
+		-printf '%f %s %T@\n' 2>/dev/null | sort | sha256sum | cut -c1-16
+}
+
+# resolve_kernel_pkg: set PKG and VERSION (the package to use), empty if
+# apt knows no such package.
+resolve_kernel_pkg() {
+	local memo=$CACHE/kernel/apt-answer fp want=${KERNEL_PKG:-default} a b c d
+	fp=$(apt_lists_fingerprint)
+	if [[ -f $memo ]] && read -r a b c d <"$memo" && [[ $a == "$fp" && $b == "$want" ]]; then
+		PKG=$c VERSION=$d
+		return 0
+	fi
+	PKG=$KERNEL_PKG
+	[[ -n $PKG ]] || PKG=$(apt_kernel_pkg)
+	VERSION=
+	[[ -n $PKG ]] && VERSION=$(apt_pkg_version "$PKG")
+	if [[ -n $VERSION ]]; then
+		mkdir -p "$CACHE/kernel"
+		echo "$fp $want $PKG $VERSION" >"$memo"
+	fi
+}
+
 prepare_kernel() {
-	local pkg=$KERNEL_PKG version dir tmp kver deb moddir
-	[[ -n $pkg ]] || pkg=$(apt_kernel_pkg)
-	if [[ -z $pkg ]] && [[ $(id -u) == 0 ]] && ! newest_cached_kernel >/dev/null; then
+	local pkg version dir tmp kver deb moddir
+	resolve_kernel_pkg
+	if [[ -z $VERSION ]] && [[ $(id -u) == 0 ]] && ! newest_cached_kernel >/dev/null; then
 		# Fresh machine: no package lists yet.
 		log "apt-get update (no package lists yet)"
 		apt-get update -q >&2 || true
-		pkg=$(apt_kernel_pkg)
+		resolve_kernel_pkg
 	fi
-	version=
-	[[ -n $pkg ]] && version=$(apt_pkg_version "$pkg")
+	pkg=$PKG version=$VERSION
 	if [[ -z $version ]]; then
 		KDIR=$(newest_cached_kernel) ||
 			skip "cannot find a Debian kernel package (apt-get update?) and none is cached in $CACHE/kernel"
@@ -337,6 +362,22 @@ prepare_kernel() {
 	rm -rf "$dir"
 	mv "$tmp" "$dir"
 	KDIR=$dir
+	prune_cache
+}
+
+# Drop kernels and initramfs images that no run has used for a week (each
+# run touches what it uses), so the cache does not grow without bound as
+# Debian publishes new kernels. Runs only when something new was built.
+prune_cache() {
+	local d
+	for d in "$CACHE"/kernel/*/.done; do
+		[[ -f $d && $(dirname "$d") != "$KDIR" ]] || continue
+		if [[ -n $(find "$d" -mtime +7) ]]; then
+			log "pruning unused $(dirname "$d")"
+			rm -rf "$(dirname "$d")"
+		fi
+	done
+	find "$CACHE/initramfs" -maxdepth 1 -name 'base-*.cpio' -mtime +7 -delete 2>/dev/null || true
 }
 
 # ---------------------------------------------------------------------------
@@ -404,10 +445,14 @@ prepare_initramfs() {
 	} | sha256sum | cut -c1-16)
 	out=$CACHE/initramfs/base-$key.cpio
 	BASE_INITRD=$out
-	[[ -f $out ]] && return 0
+	if [[ -f $out ]]; then
+		touch "$out" "$KDIR/.done" # "recently used", see prune_cache
+		return 0
+	fi
 
 	log "building base initramfs $out"
 	mkdir -p "$CACHE/initramfs"
+	rm -rf "$CACHE"/initramfs/stage.* # left by an interrupted build
 	stage=$(mktemp -d "$CACHE/initramfs/stage.XXXXXX")
 	mkdir -p "$stage"/{bb,modules,dev,proc,sys,tmp,run,root,mnt,etc}
 	cp /usr/bin/busybox "$stage/bb/busybox"
@@ -439,6 +484,7 @@ prepare_initramfs() {
 	(cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$out.tmp"
 	mv "$out.tmp" "$out"
 	rm -rf "$stage"
+	prune_cache
 }
 
 # ---------------------------------------------------------------------------
@@ -470,6 +516,7 @@ fi
 # ---------------------------------------------------------------------------
 RUN_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pheap-vm.XXXXXX")
 TIMEOUT_PID=
+# shellcheck disable=SC2317 # invoked by the traps
 cleanup() {
 	# Never leave a QEMU behind: `timeout` passes the TERM on to it.
 	if [[ -n $TIMEOUT_PID ]]; then kill "$TIMEOUT_PID" 2>/dev/null || true; fi
@@ -526,26 +573,32 @@ done
 if [[ -d /etc/ld.so.conf.d ]]; then cp -r /etc/ld.so.conf.d "$STAGE/etc/"; fi
 echo "root:x:0:0:root:/root:/bin/sh" >"$STAGE/etc/passwd"
 echo "root:x:0:" >"$STAGE/etc/group"
+printf '127.0.0.1 localhost pheap-vm\n::1 localhost ip6-localhost\n' >"$STAGE/etc/hosts"
 
 # Project shares (read-write, same path as on the host).
 if [[ $NO_SHARE == 0 && ${#SHARES[@]} -eq 0 ]]; then
 	SHARES=("$PWD")
 fi
+# Shares are mounted at their absolute path as the user spelled it (not
+# symlink-resolved): that is the path libtool wrappers and Makefiles record.
 CWD=/
 i=0
 for s in "${SHARES[@]}"; do
 	[[ -d $s ]] || die "--share $s: no such directory"
-	s=$(cd "$s" && pwd -P)
+	s=$(cd "$s" && pwd)
+	case $s in
+	/ | /dev | /dev/* | /proc | /proc/* | /sys | /sys/* | /run | /run/* | /usr)
+		die "--share $s: refusing to mount over a guest system directory" ;;
+	esac
 	add_share "proj$i" "$s" rw
 	[[ $i == 0 ]] && CWD=$s
+	case $PWD/ in "$s"/*) CWD=$PWD ;; esac
 	i=$((i + 1))
 done
-for s in "${SHARES[@]}"; do
-	s=$(cd "$s" && pwd -P)
-	case $(pwd -P)/ in "$s"/*) CWD=$(pwd -P) ;; esac
-done
 
-LOGLEVEL=4 # during the test: kernel warnings and worse reach the console
+# Console log level while COMMAND runs: 5 = kernel warnings and worse.
+LOGLEVEL=5
+NONCE=$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
 cat >"$STAGE/pheap/config" <<EOF
 PHEAP_VM_MODE=$MODE
 VM_KIND=$KIND
@@ -554,6 +607,7 @@ VM_NS=$NS_SETUP
 VM_VERBOSE=$VERBOSE
 VM_LOGLEVEL=$LOGLEVEL
 VM_CWD=$(shq "$CWD")
+VM_NONCE=$NONCE
 EOF
 
 : >"$STAGE/pheap/env"
@@ -574,13 +628,15 @@ cat "$BASE_INITRD" "$RUN_DIR/run.cpio" >"$RUN_DIR/initrd"
 # ---------------------------------------------------------------------------
 # QEMU command line
 # ---------------------------------------------------------------------------
-# quiet: only kernel warnings and worse on the console (the guest console is
-# also COMMAND's output); mitigations=off: no speculation workarounds, they
+# quiet: only kernel errors on the console while booting (the console is
+# also COMMAND's output; guest-init.sh lets warnings through while COMMAND
+# runs); mitigations=off: no speculation workarounds, they
 # only cost time under TCG; panic=-1 with -no-reboot: a kernel panic ends
 # QEMU at once instead of hanging until --timeout.
 APPEND="console=ttyS0,115200 panic=-1 mitigations=off"
 if [[ $VERBOSE == 1 ]]; then APPEND+=" loglevel=7"; else APPEND+=" quiet"; fi
 
+# shellcheck disable=SC2054 # the commas are inside QEMU option values
 QEMU=(qemu-system-x86_64
 	-nodefaults -nographic -no-reboot
 	-accel tcg -cpu max -smp "$SMP"
@@ -615,6 +671,7 @@ nfit)
 	flock -n 8 || die "$NFIT_IMAGE is in use by another run"
 	# share=on: guest stores go straight into the host file (MAP_SHARED),
 	# so the namespace and its data are there for the next boot.
+	# shellcheck disable=SC2054 # commas inside QEMU option values
 	QEMU+=(-machine pc,nvdimm=on -m "2G,slots=2,maxmem=$((2048 + PMEM_MIB))M"
 		-object "memory-backend-file,id=mem1,share=on,mem-path=${NFIT_IMAGE//,/,,},size=${PMEM_MIB}M"
 		-device nvdimm,id=nv1,memdev=mem1)
@@ -649,7 +706,9 @@ wait "$READER_PID" || true
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
 [[ -n $LOG_FILE ]] && cp "$CONSOLE_LOG" "$LOG_FILE"
 
-marker=$(grep -ao 'PHEAP-VM-EXIT=[0-9]\+' "$CONSOLE_LOG" | tail -n 1 || true)
+# The marker line is "PHEAP-VM-EXIT=<code> <nonce of this run>".
+marker=$(grep -a "^PHEAP-VM-EXIT=[0-9]\+ $NONCE\$" "$CONSOLE_LOG" | tail -n 1 || true)
+marker=${marker%% *}
 if [[ $qemu_rc == 124 || $qemu_rc == 137 ]]; then
 	if [[ -n $marker ]]; then
 		log "warning: the guest did not power off within ${TIMEOUT}s after COMMAND ended"
