@@ -23,6 +23,13 @@ main(int argc, char **argv)
 	}
 	if (strcmp(base, "before exec") != 0)
 		return 3;
+	if (strcmp(argv[1], "readonly") == 0) {
+		struct pheap_info info;
+
+		if (pheap_info(&info) || !info.rdonly)
+			return 5;
+		return pdetach() == 0 ? 0 : 4;
+	}
 	strcpy(base, "after exec");
 	return pdetach() == 0 ? 0 : 4;
 }

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,6 +102,32 @@ test_zero_after_regrow(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+/* number of 4 KiB pages in [p, p + len) with no page-table entry */
+static long
+absent_pages(char *p, size_t len)
+{
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	long absent = 0;
+
+	if (fd < 0)
+		return -1;
+	for (size_t o = 0; o < len; o += 4096) {
+		uint64_t e = 0;
+		off_t at = (off_t)(((uintptr_t)p + o) / 4096 * 8);
+
+		if (pread(fd, &e, 8, at) != 8 || !(e >> 63))
+			absent++;
+	}
+	close(fd);
+	return absent;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define COUNT_FAULTS 0	/* ASan's shadow memory takes faults of its own */
+#else
+#define COUNT_FAULTS 1
+#endif
+
 static void
 test_populated(void)
 {
@@ -108,16 +135,22 @@ test_populated(void)
 	CU_ASSERT_EQUAL_FATAL(pattach("pop", 3, PHEAP_CREATE), 0);
 	CU_ASSERT_EQUAL_FATAL(pbrk(B(16 * PG)), B(16 * PG));
 	/* grown memory: page-table entries present and writable */
-	CU_ASSERT(sweep_faults(BASE, 16 * PG, 1) < 16);
+	CU_ASSERT_EQUAL(absent_pages(BASE, 16 * PG), 0);
+	if (COUNT_FAULTS)
+		CU_ASSERT(sweep_faults(BASE, 16 * PG, 1) < 16);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 	CU_ASSERT_EQUAL(pattach("pop", 3, PHEAP_ATTACH), 0);
 	/* after attach: reading takes no fault */
-	CU_ASSERT(sweep_faults(BASE, 16 * PG, 0) < 16);
+	CU_ASSERT_EQUAL(absent_pages(BASE, 16 * PG), 0);
+	if (COUNT_FAULTS)
+		CU_ASSERT(sweep_faults(BASE, 16 * PG, 0) < 16);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 	/* control: the sweep does count faults on an unpopulated mapping */
 	char *p = mmap(NULL, 16 * PG, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	madvise(p, 16 * PG, MADV_NOHUGEPAGE);
-	CU_ASSERT(sweep_faults(p, 16 * PG, 0) > 1000);
+	CU_ASSERT(absent_pages(p, 16 * PG) > 1000);
+	if (COUNT_FAULTS)
+		CU_ASSERT(sweep_faults(p, 16 * PG, 0) > 1000);
 	munmap(p, 16 * PG);
 }
 
