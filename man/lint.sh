@@ -78,8 +78,11 @@ for page in "${pages[@]}"; do
 		ln -s "$dir" "$scratch/man$n"
 	done
 
+	# a system without /etc/groff/man.local (a minimal guest) is not a
+	# defect of the page
 	out=$(cd "$scratch" && groff -ww -z -man "$file" 2>&1)
 	rc=$?
+	out=$(printf '%s\n' "$out" | grep -v "can't find macro file 'man.local'")
 	if [ $rc -ne 0 ] || [ -n "$out" ]; then
 		echo "FAIL: $name: groff -ww -z -man (exit $rc):"
 		printf '%s\n' "$out" | indent

@@ -56,8 +56,13 @@ follow(struct state *s, uint64_t ge)
 	/* an impossible value maps nothing rather than something wrong */
 	if (brk > s->hdr.capacity || (brk & (PHEAP_PAGE_SIZE - 1)))
 		brk = 0;
+	/*
+	 * The coordinator already dirtied grown pages: populating them for
+	 * writing costs no extra write-back and saves our first write a fault.
+	 */
 	pthread_rwlock_wrlock(&s->map);
-	ret = rsv_set_len(s->rsv, brk, RSV_POPULATE_READ);
+	ret = rsv_set_len(s->rsv, brk, s->rdonly ? RSV_POPULATE_READ :
+		RSV_POPULATE_WRITE);
 	if (ret)
 		s->sync_err = ret;
 	pthread_rwlock_unlock(&s->map);
@@ -129,11 +134,15 @@ sync_stop(struct state *s)
 	/*
 	 * The wake also reaches other processes' sync threads, which see
 	 * nothing new and sleep again.  Repeat it: the thread may have checked
-	 * stop just before we set it and gone to sleep after our wake.
+	 * stop just before we set it and gone to sleep after our wake.  Yield
+	 * first (it normally exits at once), sleep only if it does not.
 	 */
-	while (!__atomic_load_n(&s->exited, __ATOMIC_ACQUIRE)) {
+	for (int i = 0; !__atomic_load_n(&s->exited, __ATOMIC_ACQUIRE); i++) {
 		futex(gen_word(s), FUTEX_WAKE, INT_MAX);
-		nanosleep(&ms, NULL);
+		if (i < 100)
+			sched_yield();
+		else
+			nanosleep(&ms, NULL);
 	}
 	pthread_join(s->thread, NULL);
 	s->thread_on = 0;

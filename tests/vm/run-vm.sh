@@ -212,7 +212,7 @@ ensure_host_tools() {
 # unpacked into $CACHE/kernel/PKG_VERSION/:
 #   bzImage      the package's vmlinuz
 #   vmlinux      the uncompressed kernel, if it has a PVH ELF note (boots
-#                ~2.5 s faster under TCG: no in-guest decompression)
+#                ~4-5 s faster under TCG: no in-guest decompression)
 #   kver         the kernel release (uname -r)
 #   modules/     the package's lib/modules/KVER tree, with modules.dep
 #   .done        stamp written last; a half-built dir is never used

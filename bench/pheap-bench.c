@@ -1,0 +1,2015 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * pheap-bench.c -- libpheap-pmem against the plain kernel primitives it is
+ * built from, measured in one run on one backing (the pool directory).
+ *
+ * Every figure is the median of several repetitions and is printed next to
+ * a baseline measured in the same run, on the same file system where that
+ * makes sense; ratio = value / baseline, in the row's unit.
+ *
+ *   1  pattach+pdetach of an existing heap   vs open+mmap(POPULATE)+munmap+close,
+ *                                            vs SysV shmget+shmat+populate+shmdt
+ *   2  pbrk grow in 2 MiB steps (GB/s)       vs memset into a populated mapping
+ *   3  pbrk grow+shrink 2 MiB (pairs/s)      vs mmap+munmap 2 MiB of a file
+ *   4  first sweep after pattach (ns/page, minor faults)
+ *                                            vs the sweep over a plain mmap;
+ *      write sweep right after a pbrk grow (faults)
+ *   5  process B's first touch of memory process A just grew (us)
+ *                                            vs the same handshake, old memory
+ *   6  N processes doing pbrk grow+shrink on one heap (pairs/s) vs N = 1
+ *   7  random 8-byte reads over a large heap (ns/read) vs anonymous THP memory
+ *
+ * Usage: pheap-bench [--quick] [--json] [--reps N] [--size BYTES] [--only LIST]
+ * The pool is PHEAP_POOL (the library's rules); baseline files go next to
+ * the bench's pheap.  Everything the bench creates is removed at the end.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pheap.h"
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+#define KiB ((uint64_t)1 << 10)
+#define MiB ((uint64_t)1 << 20)
+#define GiB ((uint64_t)1 << 30)
+#define STEP PHEAP_PAGE_SIZE		/* break granularity: 2 MiB */
+#define SWEEP 4096ULL			/* one byte per 4 KiB page */
+#define MAX_ROWS 64
+#define NPROCS 5
+
+static const int nprocs_list[NPROCS] = { 1, 2, 4, 8, 16 };
+
+/* ---- options ---- */
+
+static struct opts {
+	int quick, json, reps;
+	uint64_t size;		/* figures 1-4 */
+	uint64_t rand_size;	/* figure 7 */
+	uint64_t nreads;	/* figure 7 */
+	int lat_samples;	/* figure 5, per kind */
+	double dur3, dur6;	/* seconds per repetition */
+	unsigned only;		/* bit i: run figure i; 0 = all */
+} o;
+
+/* ---- state the cleanup needs (also from a signal handler) ---- */
+
+static pid_t main_pid;
+static int in_child;
+static volatile sig_atomic_t attached;
+static char pheap_path[PATH_MAX];
+static char base_path[PATH_MAX];
+static int shm_id = -1;
+
+static char pool_dir[PATH_MAX];
+static char heap_id[64];
+static uintptr_t heap_base;
+
+static void
+cleanup(void)
+{
+	if (in_child || getpid() != main_pid)
+		return;
+	if (attached) {
+		attached = 0;
+		(void)pdetach();
+	}
+	if (pheap_path[0])
+		unlink(pheap_path);
+	pheap_path[0] = '\0';
+	if (base_path[0])
+		unlink(base_path);
+	base_path[0] = '\0';
+	if (shm_id >= 0)
+		shmctl(shm_id, IPC_RMID, NULL);
+	shm_id = -1;
+}
+
+static void
+on_signal(int sig)
+{
+	static const char msg[] = "pheap-bench: timed out (a figure took longer "
+		"than its watchdog; a pbrk or pattach may be hung)\n";
+
+	if (sig == SIGALRM && write(2, msg, sizeof(msg) - 1) < 0) {
+		/* nothing to do */
+	}
+	/* async-signal-safe part only: files and the segment, no pdetach */
+	if (!in_child && getpid() == main_pid) {
+		if (pheap_path[0])
+			unlink(pheap_path);
+		if (base_path[0])
+			unlink(base_path);
+		if (shm_id >= 0)
+			shmctl(shm_id, IPC_RMID, NULL);
+	}
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pheap-bench%s: ", in_child ? " (child)" : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (in_child)
+		_exit(1);
+	cleanup();
+	exit(1);
+}
+
+/* an API call that returned ret < 0 */
+#define API_FAIL(call, ret) \
+	die("%s: %s (%s)", call, pheap_errormsg(), strerror((int)-(ret)))
+#define SYS_FAIL(what) die("%s: %s", what, strerror(errno))
+
+/* ---- small helpers ---- */
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static long
+minflt_thread(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_THREAD, &ru);
+	return ru.ru_minflt;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* the p-th percentile, nearest rank; v is sorted in place */
+static double
+percentile(double *v, int n, double p)
+{
+	int k;
+
+	qsort(v, (size_t)n, sizeof(*v), cmp_double);
+	k = (int)(p / 100.0 * n + 0.999999) - 1;
+	if (k < 0)
+		k = 0;
+	if (k >= n)
+		k = n - 1;
+	return v[k];
+}
+
+static void *
+xcalloc(size_t n, size_t sz)
+{
+	void *p = calloc(n, sz);
+
+	if (!p)
+		die("out of memory");
+	return p;
+}
+
+/* 1 GiB, 8 MiB, 3 KiB... for labels */
+static const char *
+human(uint64_t b, char *buf, size_t len)
+{
+	if (b >= GiB && b % GiB == 0)
+		snprintf(buf, len, "%" PRIu64 " GiB", b / GiB);
+	else if (b >= MiB && b % MiB == 0)
+		snprintf(buf, len, "%" PRIu64 " MiB", b / MiB);
+	else if (b >= KiB && b % KiB == 0)
+		snprintf(buf, len, "%" PRIu64 " KiB", b / KiB);
+	else
+		snprintf(buf, len, "%" PRIu64 " B", b);
+	return buf;
+}
+
+static void
+progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pheap-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void
+populate(void *p, uint64_t len, int write)
+{
+	if (madvise(p, len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ)) {
+		if (errno != EINVAL)
+			SYS_FAIL("madvise(MADV_POPULATE)");
+		for (uint64_t off = 0; off < len; off += SWEEP) {
+			if (write)
+				((volatile char *)p)[off] = ((volatile char *)p)[off];
+			else
+				(void)((volatile char *)p)[off];
+		}
+	}
+}
+
+static volatile uint64_t sink;
+
+static void
+sweep_read(const char *p, uint64_t len)
+{
+	uint64_t s = 0;
+
+	for (uint64_t off = 0; off < len; off += SWEEP)
+		s += ((const volatile char *)p)[off];
+	sink += s;
+}
+
+static void
+sweep_write(char *p, uint64_t len)
+{
+	for (uint64_t off = 0; off < len; off += SWEEP)
+		((volatile char *)p)[off] = 1;
+}
+
+static void
+write_all(int fd, const void *buf, size_t len)
+{
+	const char *b = buf;
+
+	while (len) {
+		ssize_t n = write(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			SYS_FAIL("write to pipe");
+		b += n;
+		len -= (size_t)n;
+	}
+}
+
+/* 1 if len bytes were read, 0 at end of file */
+static int
+read_all(int fd, void *buf, size_t len)
+{
+	char *b = buf;
+
+	while (len) {
+		ssize_t n = read(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			SYS_FAIL("read from pipe");
+		if (n == 0)
+			return 0;
+		b += n;
+		len -= (size_t)n;
+	}
+	return 1;
+}
+
+static void
+wait_ok(pid_t pid, const char *who)
+{
+	int status;
+
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			SYS_FAIL("waitpid");
+	if (WIFSIGNALED(status))
+		die("%s (pid %d) was killed by signal %d (%s)", who, (int)pid,
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
+	if (WEXITSTATUS(status))
+		die("%s (pid %d) failed with exit status %d", who, (int)pid,
+			WEXITSTATUS(status));
+}
+
+/* ---- the pheap ---- */
+
+static void
+heap_attach(void)
+{
+	int ret = pattach(heap_id, strlen(heap_id), PHEAP_ATTACH);
+
+	if (ret)
+		API_FAIL("pattach(PHEAP_ATTACH)", ret);
+	attached = 1;
+}
+
+static void
+heap_detach(void)
+{
+	int ret = pdetach();
+
+	attached = 0;
+	if (ret)
+		API_FAIL("pdetach", ret);
+}
+
+/* sets the break to base + len */
+static void
+heap_set(uint64_t len)
+{
+	long r = pbrk(heap_base + len);
+
+	if (r < 0)
+		API_FAIL("pbrk", r);
+	if ((uint64_t)r != heap_base + len)
+		die("pbrk(%#" PRIxPTR " + %#" PRIx64 ") returned %#lx", heap_base,
+			len, (unsigned long)r);
+}
+
+static uint64_t
+heap_len(void)
+{
+	long r = pbrk(0);
+
+	if (r < 0)
+		API_FAIL("pbrk(query)", r);
+	return (uint64_t)r - heap_base;
+}
+
+/* ---- results ---- */
+
+enum goal_kind { G_NONE, G_RATIO_LE, G_RATIO_GE, G_VALUE_LE };
+
+struct row {
+	char fig[8];
+	char name[112];
+	char unit[12];
+	double value;
+	int has_base;
+	double base;
+	char base_name[64];
+	enum goal_kind goal;
+	double goal_x;
+	char goal_text[48];
+	int prec;		/* decimals in the table */
+};
+
+static struct row rows[MAX_ROWS];
+static int nrows;
+static char notes[16][256];
+static int nnotes;
+
+static struct row *
+add_row(const char *fig, const char *unit, int prec, double value,
+	const char *name_fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static struct row *
+add_row(const char *fig, const char *unit, int prec, double value,
+	const char *name_fmt, ...)
+{
+	struct row *r;
+	va_list ap;
+
+	if (nrows == MAX_ROWS)
+		die("too many rows");
+	r = &rows[nrows++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->fig, sizeof(r->fig), "%s", fig);
+	snprintf(r->unit, sizeof(r->unit), "%s", unit);
+	r->prec = prec;
+	r->value = value;
+	va_start(ap, name_fmt);
+	vsnprintf(r->name, sizeof(r->name), name_fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+static void
+set_base(struct row *r, double base, const char *name)
+{
+	r->has_base = 1;
+	r->base = base;
+	snprintf(r->base_name, sizeof(r->base_name), "%s", name);
+}
+
+static void
+set_goal(struct row *r, enum goal_kind g, double x, const char *text)
+{
+	r->goal = g;
+	r->goal_x = x;
+	snprintf(r->goal_text, sizeof(r->goal_text), "%s", text);
+}
+
+static void
+add_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+add_note(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (nnotes == (int)(sizeof(notes) / sizeof(notes[0])))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(notes[nnotes++], sizeof(notes[0]), fmt, ap);
+	va_end(ap);
+}
+
+static double
+ratio_of(const struct row *r)
+{
+	return r->has_base && r->base != 0 ? r->value / r->base : 0;
+}
+
+/* 1 met, 0 missed, -1 no goal or not computable */
+static int
+goal_met(const struct row *r)
+{
+	switch (r->goal) {
+	case G_RATIO_LE:
+		return r->has_base && r->base > 0 ? ratio_of(r) <= r->goal_x : -1;
+	case G_RATIO_GE:
+		return r->has_base && r->base > 0 ? ratio_of(r) >= r->goal_x : -1;
+	case G_VALUE_LE:
+		return r->value <= r->goal_x;
+	default:
+		return -1;
+	}
+}
+
+/* ---- the machine ---- */
+
+static struct machine {
+	char cpu[128];
+	int ncpu;
+	double mem_gib;
+	char kernel[256];
+	char fstype[32];
+	char mnt_opts[256];
+	char mnt_point[PATH_MAX];
+	int backend;
+	char date[64];
+	char load0[64], load1[64];	/* /proc/loadavg at start and end */
+} m;
+
+static const char *
+backend_name(int b)
+{
+	switch (b) {
+	case PHEAP_BACKEND_FILE: return "FILE";
+	case PHEAP_BACKEND_FSDAX: return "FSDAX";
+	case PHEAP_BACKEND_DEVDAX: return "DEVDAX";
+	default: return "unknown";
+	}
+}
+
+static const char *
+granularity(int b)
+{
+	return b == PHEAP_BACKEND_FSDAX || b == PHEAP_BACKEND_DEVDAX ?
+		"cache line (CPU flush + fence)" : "page (msync/fsync)";
+}
+
+static uint64_t
+meminfo_kib(const char *key)
+{
+	FILE *f = fopen("/proc/meminfo", "r");
+	char line[256];
+	size_t kl = strlen(key);
+	uint64_t v = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+			v = strtoull(line + kl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static void
+fs_of(const char *dir)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[4096];
+	size_t best = 0;
+
+	snprintf(m.fstype, sizeof(m.fstype), "?");
+	if (!f)
+		return;
+	/* id parent maj:min root mountpoint options ... - fstype source superopts */
+	while (fgets(line, sizeof(line), f)) {
+		char mp[PATH_MAX], opts[256], fst[32], src[256], sopts[512] = "";
+		char *dash = strstr(line, " - ");
+		size_t l;
+
+		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s %255s", mp, opts) != 2)
+			continue;
+		if (sscanf(dash + 3, "%31s %255s %511s", fst, src, sopts) < 2)
+			continue;
+		l = strlen(mp);
+		if (strncmp(dir, mp, l) != 0 || (dir[l] != '/' && dir[l] != '\0' &&
+				strcmp(mp, "/") != 0))
+			continue;
+		if (l < best)
+			continue;
+		best = l;
+		snprintf(m.mnt_point, sizeof(m.mnt_point), "%s", mp);
+		snprintf(m.fstype, sizeof(m.fstype), "%s", fst);
+		if (snprintf(m.mnt_opts, sizeof(m.mnt_opts), "%s,%s", opts,
+				sopts) >= (int)sizeof(m.mnt_opts))
+			strcpy(m.mnt_opts + sizeof(m.mnt_opts) - 4, "...");
+	}
+	fclose(f);
+}
+
+static void
+read_loadavg(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double a = 0, b = 0, c = 0;
+
+	snprintf(buf, len, "?");
+	if (!f)
+		return;
+	if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	fclose(f);
+}
+
+static void
+machine_probe(void)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[512];
+	struct utsname u;
+	time_t t = time(NULL);
+
+	snprintf(m.cpu, sizeof(m.cpu), "unknown");
+	if (f) {
+		while (fgets(line, sizeof(line), f))
+			if (strncmp(line, "model name", 10) == 0) {
+				char *c = strchr(line, ':');
+
+				if (c) {
+					c++;
+					while (*c == ' ' || *c == '\t')
+						c++;
+					c[strcspn(c, "\n")] = '\0';
+					snprintf(m.cpu, sizeof(m.cpu), "%s", c);
+				}
+				break;
+			}
+		fclose(f);
+	}
+	m.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
+	m.mem_gib = (double)meminfo_kib("MemTotal") / (1024.0 * 1024.0);
+	if (uname(&u) == 0)
+		if (snprintf(m.kernel, sizeof(m.kernel), "%s %s %s %s", u.sysname,
+				u.release, u.version, u.machine) >= (int)sizeof(m.kernel))
+			strcpy(m.kernel + sizeof(m.kernel) - 4, "...");
+	strftime(m.date, sizeof(m.date), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
+	fs_of(pool_dir);
+	read_loadavg(m.load0, sizeof(m.load0));
+}
+
+/* ---- figure 1: attach cost ---- */
+
+static int base_fd = -1;
+
+static void
+make_base_file(uint64_t size)
+{
+	void *p;
+	int err;
+
+	if (snprintf(base_path, sizeof(base_path), "%s/pheap-bench-%d-baseline.dat",
+			pool_dir, (int)main_pid) >= (int)sizeof(base_path)) {
+		base_path[0] = '\0';
+		die("pool path too long");
+	}
+	base_fd = open(base_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (base_fd < 0)
+		die("creating %s: %s", base_path, strerror(errno));
+	err = posix_fallocate(base_fd, 0, (off_t)size);
+	if (err)
+		die("posix_fallocate %s: %s", base_path, strerror(err));
+	/* the same state as the pheap: written once, clean, in the page cache */
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, base_fd, 0);
+	if (p == MAP_FAILED)
+		SYS_FAIL("mmap baseline file");
+	populate(p, size, 1);
+	if (msync(p, size, MS_SYNC))
+		SYS_FAIL("msync baseline file");
+	munmap(p, size);
+}
+
+static int
+shm_setup(uint64_t size, key_t *keyp)
+{
+	void *p;
+
+	for (int i = 0; i < 64; i++) {
+		key_t key = (key_t)(((unsigned)main_pid << 8) ^ (unsigned)(0x5eb0 + i * 7919));
+
+		shm_id = shmget(key, size, IPC_CREAT | IPC_EXCL | 0600);
+		if (shm_id >= 0) {
+			*keyp = key;
+			break;
+		}
+		if (errno != EEXIST)
+			break;
+	}
+	if (shm_id < 0) {
+		add_note("SysV baseline skipped: shmget(%" PRIu64 " bytes): %s "
+			"(see /proc/sys/kernel/shmmax, shmall)", size, strerror(errno));
+		return -1;
+	}
+	p = shmat(shm_id, NULL, 0);
+	if (p == (void *)-1)
+		SYS_FAIL("shmat");
+	populate(p, size, 1);	/* the segment exists and holds its pages */
+	shmdt(p);
+	return 0;
+}
+
+static void
+fig1(void)
+{
+	uint64_t S = o.size;
+	int R = o.reps;
+	double *heap_t = xcalloc((size_t)R, sizeof(double));
+	double *att_t = xcalloc((size_t)R, sizeof(double));
+	double *det_t = xcalloc((size_t)R, sizeof(double));
+	double *mm_t = xcalloc((size_t)R, sizeof(double));
+	double *open_t = xcalloc((size_t)R, sizeof(double));
+	double *unmap_t = xcalloc((size_t)R, sizeof(double));
+	double *shm_t = xcalloc((size_t)R, sizeof(double));
+	key_t key = 0;
+	int have_shm;
+	char hs[32];
+	struct row *r;
+
+	progress("figure 1: pattach+pdetach of a %s pheap", human(S, hs, sizeof(hs)));
+	have_shm = shm_setup(S, &key) == 0;
+	/* warm-up, untimed: both sides start from the same cache state */
+	heap_attach();
+	heap_detach();
+	for (int i = 0; i < R; i++) {
+		uint64_t t0, t1, t2;
+		int ret, fd;
+		void *p;
+
+		t0 = now_ns();
+		ret = pattach(heap_id, strlen(heap_id), PHEAP_ATTACH);
+		if (ret)
+			API_FAIL("pattach(PHEAP_ATTACH)", ret);
+		attached = 1;
+		t1 = now_ns();
+		ret = pdetach();
+		attached = 0;
+		if (ret)
+			API_FAIL("pdetach", ret);
+		t2 = now_ns();
+		heap_t[i] = (double)(t2 - t0);
+		att_t[i] = (double)(t1 - t0);
+		det_t[i] = (double)(t2 - t1);
+
+		t0 = now_ns();
+		fd = open(base_path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			SYS_FAIL("open baseline file");
+		p = mmap(NULL, S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			fd, 0);
+		if (p == MAP_FAILED)
+			SYS_FAIL("mmap(MAP_POPULATE) baseline file");
+		t1 = now_ns();
+		munmap(p, S);
+		close(fd);
+		t2 = now_ns();
+		mm_t[i] = (double)(t2 - t0);
+		open_t[i] = (double)(t1 - t0);
+		unmap_t[i] = (double)(t2 - t1);
+
+		if (have_shm) {
+			int id;
+
+			t0 = now_ns();
+			id = shmget(key, S, 0600);
+			if (id < 0)
+				SYS_FAIL("shmget");
+			p = shmat(id, NULL, 0);
+			if (p == (void *)-1)
+				SYS_FAIL("shmat");
+			populate(p, S, 1);
+			shmdt(p);
+			t1 = now_ns();
+			shm_t[i] = (double)(t1 - t0);
+		}
+	}
+	if (have_shm) {
+		shmctl(shm_id, IPC_RMID, NULL);
+		shm_id = -1;
+	}
+	double h = median(heap_t, R) / 1e6;
+
+	r = add_row("1", "ms", 2, h, "pattach+pdetach, existing %s pheap", hs);
+	set_base(r, median(mm_t, R) / 1e6, "open+mmap(SHARED|POPULATE)+munmap+close");
+	set_goal(r, G_RATIO_LE, 1.2, "<= 1.2x");
+	if (have_shm) {
+		r = add_row("1", "ms", 2, h, "pattach+pdetach, existing %s pheap", hs);
+		set_base(r, median(shm_t, R) / 1e6,
+			"SysV shmget+shmat+MADV_POPULATE_WRITE+shmdt");
+	}
+	r = add_row("1a", "ms", 2, median(att_t, R) / 1e6, "  pattach alone");
+	set_base(r, median(open_t, R) / 1e6, "open+mmap(SHARED|POPULATE)");
+	r = add_row("1b", "ms", 2, median(det_t, R) / 1e6, "  pdetach alone");
+	set_base(r, median(unmap_t, R) / 1e6, "munmap+close");
+	free(heap_t); free(att_t); free(det_t); free(mm_t); free(open_t);
+	free(unmap_t); free(shm_t);
+}
+
+/* the fixed part: pattach+pdetach of an empty pheap (break at base) */
+static void
+fig1_fixed(void)
+{
+	int R = o.reps;
+	double *v = xcalloc((size_t)R, sizeof(double));
+	double *b = xcalloc((size_t)R, sizeof(double));
+	struct row *r;
+
+	for (int i = 0; i < R; i++) {
+		uint64_t t0 = now_ns();
+		int fd;
+		void *p;
+
+		heap_attach();
+		heap_detach();
+		v[i] = (double)(now_ns() - t0);
+		t0 = now_ns();
+		fd = open(base_path, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			SYS_FAIL("open baseline file");
+		p = mmap(NULL, STEP, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+			fd, 0);
+		if (p == MAP_FAILED)
+			SYS_FAIL("mmap baseline file");
+		munmap(p, STEP);
+		close(fd);
+		b[i] = (double)(now_ns() - t0);
+	}
+	r = add_row("1c", "ms", 2, median(v, R) / 1e6,
+		"  pattach+pdetach, empty pheap (fixed cost)");
+	set_base(r, median(b, R) / 1e6, "open+mmap 2 MiB (POPULATE)+munmap+close");
+	free(v);
+	free(b);
+}
+
+/* ---- figure 2: grow bandwidth, and what one grow costs ---- */
+
+/*
+ * The kernel floor of a grow on this backing, by hand, on a scratch file
+ * next to the pheap: per 2 MiB step ftruncate + posix_fallocate + mmap +
+ * MADV_POPULATE_WRITE, nothing made durable.  Returns GB/s.
+ */
+static double
+grow_floor_file(uint64_t S)
+{
+	char path[PATH_MAX];
+	uint64_t steps = S / STEP, t0, t1;
+	char **maps = xcalloc((size_t)(S / STEP), sizeof(*maps));
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/pheap-bench-%d-scratch.dat",
+			pool_dir, (int)main_pid) >= (int)sizeof(path))
+		die("pool path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("creating %s: %s", path, strerror(errno));
+	unlink(path);	/* the descriptor keeps it while we need it */
+	if (ftruncate(fd, (off_t)STEP))
+		SYS_FAIL("ftruncate scratch file");
+	t0 = now_ns();
+	for (uint64_t k = 0; k < steps; k++) {
+		off_t end = (off_t)(STEP + k * STEP);
+		int err;
+
+		if (ftruncate(fd, end))
+			SYS_FAIL("ftruncate scratch file");
+		err = posix_fallocate(fd, end, (off_t)STEP);
+		if (err)
+			die("posix_fallocate scratch file: %s", strerror(err));
+		maps[k] = mmap(NULL, STEP, PROT_READ | PROT_WRITE, MAP_SHARED, fd, end);
+		if (maps[k] == MAP_FAILED)
+			SYS_FAIL("mmap scratch range");
+		populate(maps[k], STEP, 1);
+	}
+	t1 = now_ns();
+	for (uint64_t k = 0; k < steps; k++)
+		munmap(maps[k], STEP);
+	free(maps);
+	close(fd);
+	return (double)S / (double)(t1 - t0);
+}
+
+/* the same with anonymous memory (4 KiB pages): zeroed RAM by page faults */
+static double
+grow_floor_anon(uint64_t S)
+{
+	uint64_t steps = S / STEP, t0, t1;
+	char **maps = xcalloc((size_t)(S / STEP), sizeof(*maps));
+
+	t0 = now_ns();
+	for (uint64_t k = 0; k < steps; k++) {
+		maps[k] = mmap(NULL, STEP, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (maps[k] == MAP_FAILED)
+			SYS_FAIL("mmap anonymous 2 MiB");
+		populate(maps[k], STEP, 1);
+	}
+	t1 = now_ns();
+	for (uint64_t k = 0; k < steps; k++)
+		munmap(maps[k], STEP);
+	free(maps);
+	return (double)S / (double)(t1 - t0);
+}
+
+/*
+ * The durable writes a grow makes on a page-granular backing, by hand:
+ * msync of the header page after fallocate (commits the allocation), then
+ * for each of the two header copies pwrite 512 B + msync of its page.
+ * Returns microseconds per grow.
+ */
+static double
+grow_durability(int n)
+{
+	char path[PATH_MAX];
+	double *v = xcalloc((size_t)n, sizeof(double));
+	char hdr[512], *area;
+	double med;
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/pheap-bench-%d-scratch.dat",
+			pool_dir, (int)main_pid) >= (int)sizeof(path))
+		die("pool path too long");
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("creating %s: %s", path, strerror(errno));
+	unlink(path);
+	if (ftruncate(fd, (off_t)STEP))
+		SYS_FAIL("ftruncate scratch file");
+	area = mmap(NULL, STEP, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (area == MAP_FAILED)
+		SYS_FAIL("mmap scratch header area");
+	memset(hdr, 0x42, sizeof(hdr));
+	for (int i = 0; i < n; i++) {
+		off_t end = (off_t)(STEP + (uint64_t)(i % 16) * STEP);
+		uint64_t t0, t1;
+		int err;
+
+		if (ftruncate(fd, end))
+			SYS_FAIL("ftruncate scratch file");
+		err = posix_fallocate(fd, end, (off_t)STEP);
+		if (err)
+			die("posix_fallocate scratch file: %s", strerror(err));
+		t0 = now_ns();
+		if (msync(area, 4096, MS_SYNC))
+			SYS_FAIL("msync scratch header");
+		for (int c = 1; c >= 0; c--) {
+			hdr[0] = (char)i;
+			if (pwrite(fd, hdr, sizeof(hdr), (off_t)c * 4096) != (ssize_t)sizeof(hdr))
+				SYS_FAIL("pwrite scratch header");
+			if (msync(area + c * 4096, 4096, MS_SYNC))
+				SYS_FAIL("msync scratch header");
+		}
+		t1 = now_ns();
+		v[i] = (double)(t1 - t0) / 1e3;
+	}
+	munmap(area, STEP);
+	close(fd);
+	med = median(v, n);
+	free(v);
+	return med;
+}
+
+static void
+fig2(void)
+{
+	uint64_t S = o.size, steps = S / STEP;
+	int R = o.reps;
+	double *gb = xcalloc((size_t)R, sizeof(double));
+	double *ms = xcalloc((size_t)R, sizeof(double));
+	double *fl = xcalloc((size_t)R, sizeof(double));
+	double *an = xcalloc((size_t)R, sizeof(double));
+	double *du = xcalloc((size_t)R, sizeof(double));
+	char hs[32];
+	struct row *r;
+	char *p;
+
+	progress("figure 2: pbrk grow to %s in 2 MiB steps", human(S, hs, sizeof(hs)));
+	p = mmap(NULL, S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		base_fd, 0);
+	if (p == MAP_FAILED)
+		SYS_FAIL("mmap baseline file");
+	memset(p, 1, S);	/* populated, writable, dirty: no faults left */
+	for (int i = 0; i < R; i++) {
+		uint64_t t0, t1;
+
+		/* alternate the order: writeback of one must not favour the other */
+		if (i & 1)
+			fl[i] = grow_floor_file(S);
+		heap_attach();
+		heap_set(0);
+		t0 = now_ns();
+		for (uint64_t k = 1; k <= steps; k++)
+			heap_set(k * STEP);
+		t1 = now_ns();
+		heap_detach();	/* untimed: writes the grown heap back */
+		gb[i] = (double)S / (double)(t1 - t0);
+		if (!(i & 1))
+			fl[i] = grow_floor_file(S);
+
+		t0 = now_ns();
+		memset(p, (int)(i + 2), S);
+		t1 = now_ns();
+		ms[i] = (double)S / (double)(t1 - t0);
+		if (msync(p, S, MS_SYNC))	/* untimed: no dirty backlog */
+			SYS_FAIL("msync baseline file");
+
+		an[i] = grow_floor_anon(S);
+		du[i] = grow_durability(o.quick ? 4 : 32);
+	}
+	munmap(p, S);
+	double g = median(gb, R), f = median(fl, R), d = median(du, R);
+	double grow_us = (double)STEP / g / 1e3, floor_us = (double)STEP / f / 1e3;
+
+	r = add_row("2", "GB/s", 3, g, "pbrk grow to %s in 2 MiB steps", hs);
+	set_base(r, median(ms, R), "memset, populated mapping, same fs");
+	set_goal(r, G_RATIO_GE, 0.7, ">= 0.7x");
+	r = add_row("2a", "GB/s", 3, g, "  same, against the kernel floor");
+	set_base(r, f, "ftruncate+fallocate+mmap+POPULATE_WRITE");
+	r = add_row("2b", "GB/s", 3, median(an, R),
+		"  anonymous mmap+POPULATE_WRITE, 2 MiB steps (info)");
+	set_base(r, median(ms, R), "memset, populated mapping, same fs");
+	r = add_row("2c", "us", 0, grow_us, "  one pbrk grow of 2 MiB");
+	set_base(r, floor_us, "kernel floor for 2 MiB (as 2a)");
+	r = add_row("2d", "us", 0, d, "  durability: msync after fallocate + 2 hdr copies");
+	set_base(r, grow_us, "one pbrk grow of 2 MiB (2c)");
+	add_note("2d: the header durability of one grow (3 msync round trips on "
+		"this backing) costs %.0f us, %.0f%% of a %.0f us grow; the kernel "
+		"floor (2a) for the same 2 MiB is %.0f us", d, 100.0 * d / grow_us,
+		grow_us, floor_us);
+	free(gb); free(ms); free(fl); free(an); free(du);
+}
+
+/* ---- figure 3: grow+shrink rate ---- */
+
+static void
+fig3(void)
+{
+	int R = o.reps;
+	double *hz = xcalloc((size_t)R, sizeof(double));
+	double *bz = xcalloc((size_t)R, sizeof(double));
+	uint64_t cur;
+	struct row *r;
+
+	progress("figure 3: pbrk grow+shrink 2 MiB");
+	heap_attach();
+	cur = heap_len();
+	for (int i = 0; i < R; i++) {
+		uint64_t t0 = now_ns(), t, n = 0;
+		uint64_t dur = (uint64_t)(o.dur3 * 1e9);
+
+		do {
+			heap_set(cur + STEP);
+			heap_set(cur);
+			n++;
+			t = now_ns();
+		} while (t - t0 < dur);
+		hz[i] = (double)n * 1e9 / (double)(t - t0);
+
+		n = 0;
+		t0 = now_ns();
+		do {
+			void *p = mmap(NULL, STEP, PROT_READ | PROT_WRITE, MAP_SHARED,
+				base_fd, 0);
+
+			if (p == MAP_FAILED)
+				SYS_FAIL("mmap 2 MiB");
+			munmap(p, STEP);
+			n++;
+			t = now_ns();
+		} while (t - t0 < dur);
+		bz[i] = (double)n * 1e9 / (double)(t - t0);
+	}
+	heap_detach();
+	r = add_row("3", "pairs/s", 1, median(hz, R), "pbrk grow+shrink 2 MiB");
+	set_base(r, median(bz, R), "mmap+munmap 2 MiB, same file");
+	free(hz); free(bz);
+}
+
+/* ---- figure 4: faults ---- */
+
+static void
+fig4(void)
+{
+	uint64_t S = o.size, G = S < 256 * MiB ? S : 256 * MiB;
+	uint64_t pages = S / SWEEP;
+	int R = o.reps;
+	double *hn = xcalloc((size_t)R, sizeof(double));
+	double *hf = xcalloc((size_t)R, sizeof(double));
+	double *bn = xcalloc((size_t)R, sizeof(double));
+	double *bf = xcalloc((size_t)R, sizeof(double));
+	double *wf = xcalloc((size_t)R, sizeof(double));
+	double *af = xcalloc((size_t)R, sizeof(double));
+	double *bwf = xcalloc((size_t)R, sizeof(double));
+	double *an = xcalloc((size_t)R, sizeof(double));
+	double *dn = xcalloc((size_t)R, sizeof(double));
+	char hs[32], gs[32];
+	struct row *r;
+
+	progress("figure 4: first sweep after pattach, faults");
+	human(S, hs, sizeof(hs));
+	human(G, gs, sizeof(gs));
+	for (int i = 0; i < R; i++) {
+		uint64_t t0, t1;
+		long f0, f1;
+		char *p;
+
+		/* pheap: freshly attached, then one read per page */
+		heap_attach();
+		if (heap_len() != S)
+			heap_set(S);
+		p = pheap_base();
+		if (!p)
+			die("pheap_base() is NULL while attached");
+		f0 = minflt_thread();
+		t0 = now_ns();
+		sweep_read(p, S);
+		t1 = now_ns();
+		f1 = minflt_thread();
+		hn[i] = (double)(t1 - t0) / (double)pages;
+		hf[i] = (double)(f1 - f0);
+
+		/* the first write after attach (not a goal: information) */
+		f0 = minflt_thread();
+		t0 = now_ns();
+		sweep_write(p, S);
+		t1 = now_ns();
+		af[i] = (double)(minflt_thread() - f0);
+		an[i] = (double)(t1 - t0) / (double)pages;
+		/* and again: writable now, the cost of a sweep with no faults */
+		t0 = now_ns();
+		sweep_write(p, S);
+		dn[i] = (double)(now_ns() - t0) / (double)pages;
+
+		/* a grow, then a write per new page */
+		heap_set(S + G);
+		f0 = minflt_thread();
+		sweep_write(p + S, G);
+		wf[i] = (double)(minflt_thread() - f0);
+		heap_set(S);
+		heap_detach();
+
+		/* baseline: plain mmap of a file, no populate */
+		int fd = open(base_path, O_RDWR | O_CLOEXEC);
+
+		if (fd < 0)
+			SYS_FAIL("open baseline file");
+		p = mmap(NULL, S, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			SYS_FAIL("mmap baseline file");
+		f0 = minflt_thread();
+		t0 = now_ns();
+		sweep_read(p, S);
+		t1 = now_ns();
+		f1 = minflt_thread();
+		bn[i] = (double)(t1 - t0) / (double)pages;
+		bf[i] = (double)(f1 - f0);
+		munmap(p, S);
+		p = mmap(NULL, G, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			SYS_FAIL("mmap baseline file");
+		f0 = minflt_thread();
+		sweep_write(p, G);
+		bwf[i] = (double)(minflt_thread() - f0);
+		munmap(p, G);
+		close(fd);
+	}
+	r = add_row("4", "ns/page", 1, median(hn, R),
+		"first read sweep after pattach, %s", hs);
+	set_base(r, median(bn, R), "same sweep, plain mmap, no populate");
+	r = add_row("4", "faults", 0, median(hf, R),
+		"  minor faults in that sweep (%" PRIu64 " pages)", pages);
+	set_base(r, median(bf, R), "same sweep, plain mmap, no populate");
+	set_goal(r, G_VALUE_LE, 0, "0 faults");
+	r = add_row("4", "faults", 0, median(wf, R),
+		"write sweep right after a pbrk grow of %s", gs);
+	set_base(r, median(bwf, R), "write sweep, plain mmap, no populate");
+	set_goal(r, G_VALUE_LE, 0, "0 faults");
+	r = add_row("4a", "faults", 0, median(af, R),
+		"first write sweep after pattach, %s (info)", hs);
+	r = add_row("4a", "ns/page", 1, median(an, R),
+		"  its time per page (info)");
+	set_base(r, median(dn, R), "second write sweep, no faults");
+	free(hn); free(hf); free(bn); free(bf); free(wf); free(af); free(bwf);
+	free(an); free(dn);
+}
+
+/* ---- figure 5: another process's first touch ---- */
+
+struct touch_msg {
+	uint64_t addr;		/* 0: stop */
+	uint64_t t_ns;		/* CLOCK_MONOTONIC when A sent it */
+	uint32_t kind;		/* 0 grown memory, 1 old memory */
+	uint32_t pad;
+};
+
+struct touch_res {
+	double lat[2][4096];	/* A's timestamp to B's touch done */
+	double tch[2][4096];	/* the touch alone */
+	long faults[2];
+	int n[2];
+};
+
+static const char *b_touching;	/* what B is touching, for its fault handler */
+
+static char *
+put_hex(char *b, uint64_t v)
+{
+	*b++ = '0';
+	*b++ = 'x';
+	for (int sh = 60; sh >= 0; sh -= 4)
+		*b++ = "0123456789abcdef"[(v >> sh) & 15];
+	return b;
+}
+
+/* SIGSEGV/SIGBUS in B: say what it means, async-signal-safely */
+static void
+b_fault(int sig, siginfo_t *si, void *uc)
+{
+	static const char m1[] = "pheap-bench: process B: ";
+	static const char m2[] = " at ";
+	static const char m3[] = " touching ";
+	char buf[256], *b = buf;
+
+	(void)uc;
+	memcpy(b, m1, sizeof(m1) - 1);
+	b += sizeof(m1) - 1;
+	memcpy(b, sig == SIGBUS ? "SIGBUS" : "SIGSEGV", sig == SIGBUS ? 6 : 7);
+	b += sig == SIGBUS ? 6 : 7;
+	memcpy(b, m2, sizeof(m2) - 1);
+	b += sizeof(m2) - 1;
+	b = put_hex(b, (uint64_t)(uintptr_t)si->si_addr);
+	memcpy(b, m3, sizeof(m3) - 1);
+	b += sizeof(m3) - 1;
+	if (b_touching) {
+		size_t l = strlen(b_touching);
+
+		if (l > 120)
+			l = 120;
+		memcpy(b, b_touching, l);
+		b += l;
+	}
+	*b++ = '\n';
+	if (write(2, buf, (size_t)(b - buf)) < 0) {
+		/* nothing to do */
+	}
+	_exit(3);
+}
+
+static void
+touch_child(int rfd, int wfd, struct touch_res *res)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = b_fault;
+	sa.sa_flags = SA_SIGINFO;
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+	struct touch_msg msg;
+	struct pheap_info info;
+	char ack = 'k';
+	int ret;
+
+	in_child = 1;
+	alarm(o.quick ? 60 : 900);	/* watchdog: a hung pbrk must not hang us */
+	/* attached by inheritance: the library gave us our own sync thread */
+	ret = pheap_info(&info);
+	if (ret)
+		API_FAIL("pheap_info in process B", ret);
+	b_touching = "the heap's base";
+	((volatile char *)info.base)[0] = 1;	/* "old memory", written before */
+	write_all(wfd, &ack, 1);
+	while (read_all(rfd, &msg, sizeof(msg)) && msg.addr) {
+		uint64_t tw = now_ns();
+		long f0 = minflt_thread();
+
+		b_touching = msg.kind ? "memory mapped before" : "memory A's pbrk "
+			"just grew (pbrk returned before B's mapping followed)";
+
+		((volatile char *)(uintptr_t)msg.addr)[0] = 1;
+		uint64_t t = now_ns();
+		long f1 = minflt_thread();
+		int k = msg.kind & 1;
+
+		if (res->n[k] < 4096) {
+			res->tch[k][res->n[k]] = (double)(t - tw) / 1e3;
+			res->lat[k][res->n[k]++] = (double)(t - msg.t_ns) / 1e3;
+		}
+		res->faults[k] += f1 - f0;
+		write_all(wfd, &ack, 1);
+	}
+	ret = pdetach();
+	if (ret)
+		API_FAIL("pdetach in process B", ret);
+	_exit(0);
+}
+
+static void
+fig5(void)
+{
+	int N = o.lat_samples;
+	int to_b[2], to_a[2];
+	struct touch_res *res;
+	struct timespec gap = { 0, 300000 };	/* let B block in read() */
+	uint64_t cur;
+	char ack;
+	pid_t pid;
+	struct row *r;
+
+	progress("figure 5: process B's first touch of memory A grew (%d samples)", N);
+	if (N > 4096)
+		N = 4096;
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		SYS_FAIL("mmap results");
+	memset(res, 0, sizeof(*res));
+	heap_attach();
+	cur = heap_len();
+	if (cur == 0) {
+		heap_set(STEP);
+		cur = STEP;
+	}
+	if (pipe2(to_b, O_CLOEXEC) || pipe2(to_a, O_CLOEXEC))
+		SYS_FAIL("pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		SYS_FAIL("fork");
+	if (pid == 0) {
+		close(to_b[1]);
+		close(to_a[0]);
+		touch_child(to_b[0], to_a[1], res);
+	}
+	close(to_b[0]);
+	close(to_a[1]);
+	if (!read_all(to_a[0], &ack, 1))
+		goto b_died;
+	for (int i = 0; i < 2 * N; i++) {
+		/* alternate the two kinds so that drift hits both alike */
+		struct touch_msg msg = { 0, 0, (uint32_t)(i & 1), 0 };
+
+		nanosleep(&gap, NULL);
+		if (msg.kind == 0) {
+			long nb = pbrk(heap_base + cur + STEP);
+
+			if (nb < 0)
+				API_FAIL("pbrk(grow)", nb);
+			msg.t_ns = now_ns();
+			msg.addr = (uint64_t)nb - STEP;	/* first byte of the new range */
+		} else {
+			msg.t_ns = now_ns();
+			msg.addr = heap_base;
+		}
+		write_all(to_b[1], &msg, sizeof(msg));
+		if (!read_all(to_a[0], &ack, 1))
+			goto b_died;
+		if (msg.kind == 0)
+			heap_set(cur);
+	}
+	struct touch_msg stop = { 0, 0, 0, 0 };
+
+	write_all(to_b[1], &stop, sizeof(stop));
+	close(to_b[1]);
+	close(to_a[0]);
+	wait_ok(pid, "process B");
+	heap_detach();
+
+	double med[2], p99[2], tmed[2], tp99[2];
+
+	for (int k = 0; k < 2; k++) {
+		if (res->n[k] == 0)
+			die("process B recorded no samples");
+		med[k] = median(res->lat[k], res->n[k]);
+		p99[k] = percentile(res->lat[k], res->n[k], 99);
+		tmed[k] = median(res->tch[k], res->n[k]);
+		tp99[k] = percentile(res->tch[k], res->n[k], 99);
+	}
+	r = add_row("5", "us", 1, med[0], "B's first touch of memory A just grew, median");
+	set_base(r, med[1], "same handshake, memory already mapped");
+	set_goal(r, G_VALUE_LE, 50, "<= 50 us");
+	r = add_row("5", "us", 1, p99[0], "B's first touch of memory A just grew, p99");
+	set_base(r, p99[1], "same handshake, memory already mapped");
+	r = add_row("5a", "us", 1, tmed[0], "  of which the touch itself, median");
+	set_base(r, tmed[1], "touch of memory B wrote before");
+	r = add_row("5a", "us", 1, tp99[0], "  of which the touch itself, p99");
+	set_base(r, tp99[1], "touch of memory B wrote before");
+	r = add_row("5b", "faults", 2, (double)res->faults[0] / res->n[0],
+		"  minor faults per first touch in B");
+	set_base(r, (double)res->faults[1] / res->n[1], "touch of memory B wrote before");
+	munmap(res, sizeof(*res));
+	return;
+b_died:
+	close(to_b[1]);
+	wait_ok(pid, "process B");
+	die("process B exited early");
+}
+
+/* ---- figure 6: concurrent pbrk ---- */
+
+struct conc_res {
+	uint64_t ops[16];
+	uint64_t ns[16];
+};
+
+static void
+conc_child(int idx, int ready_fd, int go_fd, struct conc_res *res, double dur)
+{
+	char c = 'r';
+	int ret;
+
+	in_child = 1;
+	alarm(o.quick ? 60 : 900);	/* watchdog: a hung pbrk must not hang us */
+	ret = pattach(heap_id, strlen(heap_id), PHEAP_ATTACH);
+	if (ret)
+		API_FAIL("pattach in a concurrent process", ret);
+	write_all(ready_fd, &c, 1);
+	close(ready_fd);
+	if (read(go_fd, &c, 1) < 0)	/* EOF is the start signal */
+		SYS_FAIL("read start pipe");
+	uint64_t t0 = now_ns(), t, n = 0, d = (uint64_t)(dur * 1e9);
+
+	do {
+		long q = pbrk(0), r;
+
+		if (q < 0)
+			API_FAIL("pbrk(query)", q);
+		r = pbrk((unsigned long)q + STEP);
+		if (r < 0)
+			API_FAIL("pbrk(grow)", r);
+		r = pbrk((unsigned long)q);
+		if (r < 0)
+			API_FAIL("pbrk(shrink)", r);
+		n++;
+		t = now_ns();
+	} while (t - t0 < d);
+	res->ops[idx] = n;
+	res->ns[idx] = t - t0;
+	ret = pdetach();
+	if (ret)
+		API_FAIL("pdetach in a concurrent process", ret);
+	_exit(0);
+}
+
+static double
+conc_run(int nproc, struct conc_res *res)
+{
+	int ready[2], go[2];
+	pid_t pids[16];
+	uint64_t total = 0, maxns = 0;
+	char c;
+
+	memset(res, 0, sizeof(*res));
+	if (pipe2(ready, O_CLOEXEC) || pipe2(go, O_CLOEXEC))
+		SYS_FAIL("pipe");
+	fflush(NULL);
+	for (int i = 0; i < nproc; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			SYS_FAIL("fork");
+		if (pids[i] == 0) {
+			close(ready[0]);
+			close(go[1]);
+			conc_child(i, ready[1], go[0], res, o.dur6);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	for (int i = 0; i < nproc; i++)
+		if (!read_all(ready[0], &c, 1))
+			break;	/* a child died: wait_ok says why */
+	close(go[1]);	/* go */
+	close(ready[0]);
+	for (int i = 0; i < nproc; i++)
+		wait_ok(pids[i], "a concurrent pbrk process");
+	for (int i = 0; i < nproc; i++) {
+		total += res->ops[i];
+		if (res->ns[i] > maxns)
+			maxns = res->ns[i];
+	}
+	return maxns ? (double)total * 1e9 / (double)maxns : 0;
+}
+
+static void
+fig6(void)
+{
+	int R = o.reps;
+	double *v = xcalloc((size_t)R, sizeof(double));
+	double hz[NPROCS];
+	struct conc_res *res;
+
+	progress("figure 6: 1-16 processes doing pbrk grow+shrink on one pheap");
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		SYS_FAIL("mmap results");
+	for (int k = 0; k < NPROCS; k++) {
+		for (int i = 0; i < R; i++)
+			v[i] = conc_run(nprocs_list[k], res);
+		hz[k] = median(v, R);
+	}
+	for (int k = 0; k < NPROCS; k++) {
+		struct row *r = add_row("6", "pairs/s", 1, hz[k],
+			"pbrk grow+shrink 2 MiB, N=%2d processes, total", nprocs_list[k]);
+
+		set_base(r, hz[0], "1 process");
+	}
+	munmap(res, sizeof(*res));
+	free(v);
+}
+
+/* ---- figure 7: random reads ---- */
+
+static uint64_t
+xorshift64(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	return *s = x;
+}
+
+static double
+random_reads(const uint64_t *p, uint64_t len, uint64_t n)
+{
+	uint64_t words = len / 8, s = 0x9e3779b97f4a7c15ULL, sum = 0;
+	uint64_t t0 = now_ns(), t1;
+
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t x = xorshift64(&s);
+
+		sum += p[(uint64_t)(((unsigned __int128)x * words) >> 64)];
+	}
+	t1 = now_ns();
+	sink += sum;
+	return (double)(t1 - t0) / (double)n;
+}
+
+static uint64_t
+anon_huge_kib(void)
+{
+	FILE *f = fopen("/proc/self/smaps_rollup", "r");
+	char line[256];
+	uint64_t v = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "AnonHugePages:", 14) == 0)
+			v = strtoull(line + 14, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static void
+fig7(void)
+{
+	uint64_t want = o.rand_size, Rsz = want, cur;
+	int R = o.reps;
+	double *hv = xcalloc((size_t)R, sizeof(double));
+	double *bv = xcalloc((size_t)R, sizeof(double));
+	char hs[32], ws[32], fs[32], ms[32];
+	struct row *r;
+
+	struct pheap_info info;
+	int ret;
+
+	heap_attach();
+	cur = heap_len();
+	ret = pheap_info(&info);
+	if (ret)
+		API_FAIL("pheap_info", ret);
+	/* capacity: what pbrk can reach now, free space of the backing included */
+	uint64_t avail = info.capacity > cur ? info.capacity - cur : 0;
+	uint64_t mem = meminfo_kib("MemAvailable") * KiB;
+
+	/* room on the backing for the grow (with a margin for the other
+	 * files), and memory for both copies */
+	while (Rsz > 64 * MiB && (Rsz > cur + (avail > 256 * MiB ? avail - 256 * MiB : 0) ||
+			2 * Rsz + 512 * MiB > mem))
+		Rsz /= 2;
+	Rsz &= ~(STEP - 1);
+	if (Rsz != want)
+		add_note("figure 7 scaled down from %s to %s: the pheap can reach "
+			"%s (free space on the backing), %s memory available",
+			human(want, ws, sizeof(ws)), human(Rsz, hs, sizeof(hs)),
+			human((avail + cur) & ~(MiB - 1), fs, sizeof(fs)),
+			human(mem & ~(MiB - 1), ms, sizeof(ms)));
+	human(Rsz, hs, sizeof(hs));
+	progress("figure 7: %" PRIu64 " random 8-byte reads over %s", o.nreads, hs);
+
+	uint64_t t0 = now_ns();
+
+	heap_set(Rsz);
+	double grow_s = (double)(now_ns() - t0) / 1e9;
+	const uint64_t *hp = pheap_base();
+
+	/* anonymous memory with transparent huge pages, 2 MiB aligned */
+	char *raw = mmap(NULL, Rsz + STEP, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	if (raw == MAP_FAILED)
+		SYS_FAIL("mmap anonymous memory");
+	uint64_t *ap = (uint64_t *)(((uintptr_t)raw + STEP - 1) & ~(uintptr_t)(STEP - 1));
+
+	if (madvise(ap, Rsz, MADV_HUGEPAGE))
+		add_note("madvise(MADV_HUGEPAGE): %s", strerror(errno));
+	memset(ap, 0, Rsz);
+	uint64_t huge = anon_huge_kib() * KiB;
+
+	for (int i = 0; i < R; i++) {
+		hv[i] = random_reads(hp, Rsz, o.nreads);
+		bv[i] = random_reads(ap, Rsz, o.nreads);
+	}
+	munmap(raw, Rsz + STEP);
+	heap_set(cur);
+	heap_detach();
+	r = add_row("7", "ns/read", 2, median(hv, R),
+		"random 8-byte reads, %s pheap, %gM reads", hs,
+		(double)o.nreads / 1e6);
+	set_base(r, median(bv, R), "anonymous memory, MADV_HUGEPAGE");
+	r = add_row("7a", "GB/s", 3, (double)(Rsz - cur) / grow_s / 1e9,
+		"  one pbrk grow of %s (info)", human(Rsz - cur, ws, sizeof(ws)));
+	add_note("figure 7 baseline: %.0f%% of the anonymous buffer was in huge pages",
+		100.0 * (double)(huge > Rsz ? Rsz : huge) / (double)Rsz);
+	free(hv); free(bv);
+}
+
+/* ---- output ---- */
+
+static void
+fmt_num(char *buf, size_t len, double v, int prec, const char *unit)
+{
+	snprintf(buf, len, "%.*f %s", prec, v, unit);
+}
+
+/* rows in figure order (stable: insertion order within a figure) */
+static void
+sort_rows(void)
+{
+	for (int i = 1; i < nrows; i++)
+		for (int j = i; j > 0 && strcmp(rows[j - 1].fig, rows[j].fig) > 0; j--) {
+			struct row t = rows[j];
+
+			rows[j] = rows[j - 1];
+			rows[j - 1] = t;
+		}
+}
+
+static void
+print_table(void)
+{
+	char v[48], b[48], rt[16];
+
+	printf("%-4s %-52s %16s %16s %8s  %s\n", "fig", "figure", "value",
+		"baseline", "ratio", "baseline is");
+	for (int i = 0; i < 108 + 20; i++)
+		putchar('-');
+	putchar('\n');
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+
+		fmt_num(v, sizeof(v), r->value, r->prec, r->unit);
+		if (r->has_base) {
+			fmt_num(b, sizeof(b), r->base, r->prec, r->unit);
+			if (r->base != 0 && (ratio_of(r) >= 0.1 || ratio_of(r) == 0))
+				snprintf(rt, sizeof(rt), "%.2fx", ratio_of(r));
+			else if (r->base != 0)
+				snprintf(rt, sizeof(rt), "%.2gx", ratio_of(r));
+			else
+				snprintf(rt, sizeof(rt), "-");
+		} else {
+			snprintf(b, sizeof(b), "-");
+			snprintf(rt, sizeof(rt), "-");
+		}
+		printf("%-4s %-52s %16s %16s %8s  %s\n", r->fig, r->name, v, b, rt,
+			r->has_base ? r->base_name : "");
+	}
+	int ngoals = 0;
+
+	for (int i = 0; i < nrows; i++)
+		ngoals += rows[i].goal != G_NONE;
+	if (ngoals)
+		printf("\ngoals:\n");
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+		int g = goal_met(r);
+
+		if (r->goal == G_NONE)
+			continue;
+		printf("  %-4s %-52s goal %-10s %s\n", r->fig, r->name, r->goal_text,
+			g < 0 ? "n/a" : g ? "met" : "MISSED");
+	}
+	if (nnotes) {
+		printf("\nnotes:\n");
+		for (int i = 0; i < nnotes; i++)
+			printf("  - %s\n", notes[i]);
+	}
+}
+
+static void
+json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static void
+json_num(double v)
+{
+	if (v != v || v > 1e300 || v < -1e300)
+		printf("null");
+	else
+		printf("%.6g", v);
+}
+
+static void
+print_json(void)
+{
+	const char *name = m.cpu;
+	char trimmed[112];
+
+	printf("{\n  \"machine\": {\"cpu\": ");
+	json_str(name);
+	printf(", \"cpus\": %d, \"mem_gib\": %.1f, \"kernel\": ", m.ncpu, m.mem_gib);
+	json_str(m.kernel);
+	printf(", \"date\": ");
+	json_str(m.date);
+	printf(", \"loadavg_start\": ");
+	json_str(m.load0);
+	printf(", \"loadavg_end\": ");
+	json_str(m.load1);
+	printf("},\n  \"pool\": {\"dir\": ");
+	json_str(pool_dir);
+	printf(", \"fstype\": ");
+	json_str(m.fstype);
+	printf(", \"mount_options\": ");
+	json_str(m.mnt_opts);
+	printf(", \"backend\": ");
+	json_str(backend_name(m.backend));
+	printf(", \"dax\": %s, \"store_granularity\": ",
+		m.backend == PHEAP_BACKEND_FILE ? "false" : "true");
+	json_str(m.backend == PHEAP_BACKEND_FILE ? "page" : "cache line");
+	printf("},\n  \"config\": {\"quick\": %s, \"reps\": %d, \"size\": %" PRIu64
+		", \"random_size\": %" PRIu64 ", \"random_reads\": %" PRIu64
+		", \"latency_samples\": %d},\n", o.quick ? "true" : "false", o.reps,
+		o.size, o.rand_size, o.nreads, o.lat_samples);
+	printf("  \"results\": [\n");
+	for (int i = 0; i < nrows; i++) {
+		const struct row *r = &rows[i];
+		const char *nm = r->name;
+		int g = goal_met(r);
+
+		while (*nm == ' ')
+			nm++;
+		snprintf(trimmed, sizeof(trimmed), "%s", nm);
+		printf("    {\"fig\": ");
+		json_str(r->fig);
+		printf(", \"name\": ");
+		json_str(trimmed);
+		printf(", \"unit\": ");
+		json_str(r->unit);
+		printf(", \"value\": ");
+		json_num(r->value);
+		printf(", \"baseline\": ");
+		if (r->has_base)
+			json_num(r->base);
+		else
+			printf("null");
+		printf(", \"baseline_name\": ");
+		if (r->has_base)
+			json_str(r->base_name);
+		else
+			printf("null");
+		printf(", \"ratio\": ");
+		if (r->has_base && r->base != 0)
+			json_num(ratio_of(r));
+		else
+			printf("null");
+		if (r->goal != G_NONE) {
+			printf(", \"goal\": ");
+			json_str(r->goal_text);
+			printf(", \"goal_met\": %s", g < 0 ? "null" : g ? "true" : "false");
+		}
+		printf("}%s\n", i + 1 < nrows ? "," : "");
+	}
+	printf("  ],\n  \"notes\": [");
+	for (int i = 0; i < nnotes; i++) {
+		printf("%s\n    ", i ? "," : "");
+		json_str(notes[i]);
+	}
+	printf("%s]\n}\n", nnotes ? "\n  " : "");
+}
+
+static void
+print_header(void)
+{
+	char s1[32], s2[32];
+
+	printf("pheap-bench  %s%s\n", m.date, o.quick ? "  (--quick: tiny sizes, "
+		"1 repetition; numbers are not meaningful)" : "");
+	printf("cpu:      %s, %d online, %.1f GiB RAM\n", m.cpu, m.ncpu, m.mem_gib);
+	printf("kernel:   %s\n", m.kernel);
+	printf("load:     %s (1/5/15-min load average at start; the end is in "
+		"the notes)\n", m.load0);
+	printf("pool:     %s  (%s on %s: %s)\n", pool_dir, m.fstype, m.mnt_point,
+		m.mnt_opts);
+	printf("backend:  %s  DAX mapping: %s  store granularity: %s\n",
+		backend_name(m.backend), m.backend == PHEAP_BACKEND_FILE ? "no" : "yes",
+		granularity(m.backend));
+	printf("config:   size %s, random-read size %s, %d repetition%s (median), "
+		"%d latency samples\n\n", human(o.size, s1, sizeof(s1)),
+		human(o.rand_size, s2, sizeof(s2)), o.reps, o.reps == 1 ? "" : "s",
+		o.lat_samples);
+}
+
+/* ---- main ---- */
+
+static void
+usage(int code)
+{
+	fprintf(code ? stderr : stdout,
+		"usage: pheap-bench [--quick] [--json] [--reps N] [--size BYTES] "
+		"[--only LIST]\n"
+		"  --quick        tiny sizes, 1 repetition (a smoke test, < 10 s)\n"
+		"  --json         one JSON document on stdout instead of the table\n"
+		"  --reps N       repetitions per figure (default 5); median reported\n"
+		"  --size BYTES   heap size for figures 1-4 (default 1 GiB; k/m/g "
+		"suffixes; rounded up to 2 MiB)\n"
+		"  --only LIST    run only these figures, e.g. 1,5,7\n"
+		"The pool is PHEAP_POOL (default ~/.local/share/pheap).\n");
+	exit(code);
+}
+
+static uint64_t
+parse_size(const char *s)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s)
+		usage(2);
+	switch (tolower((unsigned char)*end)) {
+	case 'k': v <<= 10; end++; break;
+	case 'm': v <<= 20; end++; break;
+	case 'g': v <<= 30; end++; break;
+	default: break;
+	}
+	if (*end == 'i' || *end == 'I')
+		end++;
+	if (*end == 'b' || *end == 'B')
+		end++;
+	if (*end)
+		usage(2);
+	return v;
+}
+
+static void
+parse_args(int argc, char **argv)
+{
+	int reps = -1;
+	uint64_t size = 0;
+
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i];
+
+		if (strcmp(a, "--quick") == 0)
+			o.quick = 1;
+		else if (strcmp(a, "--json") == 0)
+			o.json = 1;
+		else if (strcmp(a, "--reps") == 0 && i + 1 < argc)
+			reps = atoi(argv[++i]);
+		else if (strcmp(a, "--size") == 0 && i + 1 < argc)
+			size = parse_size(argv[++i]);
+		else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
+			for (const char *c = argv[++i]; *c; c++)
+				if (*c >= '1' && *c <= '7')
+					o.only |= 1u << (*c - '0');
+				else if (*c != ',')
+					usage(2);
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
+			usage(0);
+		else
+			usage(2);
+	}
+	if (o.quick) {
+		o.reps = 1;
+		o.size = 8 * MiB;
+		o.rand_size = 64 * MiB;
+		o.nreads = 200000;
+		o.lat_samples = 10;
+		o.dur3 = 0.05;
+		o.dur6 = 0.05;
+	} else {
+		o.reps = 5;
+		o.size = GiB;
+		o.rand_size = 4 * GiB;
+		o.nreads = 20000000;
+		o.lat_samples = 300;
+		o.dur3 = 1.0;
+		o.dur6 = 1.0;
+	}
+	if (reps == 0 || reps < -1 || reps > 1000)
+		usage(2);
+	if (reps > 0)
+		o.reps = reps;
+	if (size) {
+		o.size = (size + STEP - 1) & ~(STEP - 1);
+		if (o.size > 64 * GiB)
+			usage(2);
+	}
+	if (!o.only)
+		o.only = 0xfe;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct pheap_info info;
+	int ret;
+	long r;
+
+	parse_args(argc, argv);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	main_pid = getpid();
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGALRM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* the bench's own pheap: created, grown to size, populated */
+	snprintf(heap_id, sizeof(heap_id), "pheap-bench-%d", (int)main_pid);
+	ret = pattach(heap_id, strlen(heap_id), PHEAP_CREATE);
+	if (ret)
+		API_FAIL("pattach(PHEAP_CREATE)", ret);
+	attached = 1;
+	ret = pheap_info(&info);
+	if (ret)
+		API_FAIL("pheap_info", ret);
+	snprintf(pheap_path, sizeof(pheap_path), "%s", info.path);
+	heap_base = (uintptr_t)info.base;
+	if (pheap_base() != info.base)
+		die("pheap_base() %p != pheap_info().base %p", pheap_base(), info.base);
+	m.backend = info.backend;
+	snprintf(pool_dir, sizeof(pool_dir), "%s", info.path);
+	char *slash = strrchr(pool_dir, '/');
+
+	if (slash && slash != pool_dir)
+		*slash = '\0';
+	if (info.backend == PHEAP_BACKEND_DEVDAX) {
+		/* a device: the baselines need a directory; the first of the pool */
+		const char *env = getenv("PHEAP_POOL");
+		struct stat sb;
+
+		snprintf(pool_dir, sizeof(pool_dir), "%s", getenv("TMPDIR") &&
+			*getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+		while (env && *env) {
+			size_t l = strcspn(env, ":");
+
+			if (l && l < sizeof(pool_dir)) {
+				char d[PATH_MAX];
+
+				memcpy(d, env, l);
+				d[l] = '\0';
+				if (stat(d, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+					snprintf(pool_dir, sizeof(pool_dir), "%s", d);
+					break;
+				}
+			}
+			env += l + (env[l] == ':');
+		}
+		add_note("device-dax pheap %s: baseline files are in %s, not on "
+			"the same backing", info.path, pool_dir);
+	}
+	machine_probe();
+	if (!o.json)
+		print_header();
+	progress("pool %s, creating a %" PRIu64 " MiB pheap and a baseline file",
+		pool_dir, o.size / MiB);
+	if (o.size > info.capacity)
+		die("--size %" PRIu64 " exceeds the pheap's capacity %zu (free space "
+			"on the pool's file system)", o.size, info.capacity);
+	r = pbrk(heap_base + o.size);
+	if (r < 0)
+		API_FAIL("pbrk(grow to --size)", r);
+	ret = pdetach();
+	attached = 0;
+	if (ret)
+		API_FAIL("pdetach", ret);
+	make_base_file(o.size);
+
+	uint64_t t0 = now_ns();
+
+	static void (*const figs[8])(void) = {
+		NULL, fig1, fig2, fig3, fig4, fig5, fig6, fig7
+	};
+
+	for (int f = 1; f <= 7; f++)
+		if (o.only & (1u << f)) {
+			alarm(o.quick ? 60 : 1800);	/* watchdog */
+			figs[f]();
+		}
+	alarm(o.quick ? 60 : 600);
+	/* shrink to nothing, detach, remove: the pool is as we found it */
+	heap_attach();
+	heap_set(0);
+	heap_detach();
+	if (o.only & (1u << 1))
+		fig1_fixed();
+	close(base_fd);
+	cleanup();
+	read_loadavg(m.load1, sizeof(m.load1));
+	add_note("benchmark time %.1f s (after setup); load average at the end: %s "
+		"on %d CPUs", (double)(now_ns() - t0) / 1e9, m.load1, m.ncpu);
+
+	sort_rows();
+	if (o.json)
+		print_json();
+	else
+		print_table();
+	return 0;
+}
