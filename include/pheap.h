@@ -55,6 +55,12 @@ int pheap_info(struct pheap_info *info);
 int ppersist(const void *addr, size_t len);
 const char *pheap_errormsg(void);
 
+/* pheap_format_device() flags */
+#define PHEAP_FORMAT_FORCE	0x1UL	/* even over a pheap or a damaged header */
+
+/* prepares a device-dax device (/dev/daxX.Y) to hold one pheap */
+int pheap_format_device(const char *path, unsigned long flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -92,6 +92,8 @@ attach_dev(struct state *s, const void *id, size_t len)
 		ret = err_set(EUCLEAN, "pheap %s has a damaged header", s->dev.path);
 	if (ret == 0)
 		ret = dev_check_size(&s->dev, &f.hdr);
+	if (ret == 0 && !s->rdonly)
+		ret = dev_check_badblocks(&s->dev, &f.hdr);
 	if (ret)
 		goto unlock;
 	s->hdr = f.hdr;
@@ -107,7 +109,8 @@ attach_dev(struct state *s, const void *id, size_t len)
 	ret = rsv_set_len(s->rsv, s->hdr.brk, RSV_POPULATE_READ);
 	if (ret)
 		goto unlock;
-	s->backend = rsv_is_dax(s->rsv) ? PHEAP_BACKEND_FSDAX : PHEAP_BACKEND_FILE;
+	s->backend = s->dev.devdax ? PHEAP_BACKEND_DEVDAX :
+		rsv_is_dax(s->rsv) ? PHEAP_BACKEND_FSDAX : PHEAP_BACKEND_FILE;
 	ret = sync_join(s);
 	if (ret)
 		goto unlock;

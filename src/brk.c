@@ -69,6 +69,9 @@ change(uint64_t want)
 			dev_trim(&st.dev, &h, old);
 			return ret;
 		}
+		/* a device keeps what an earlier, larger heap wrote there */
+		if (st.dev.devdax)
+			rsv_zero(st.rsv, old, want - old);
 	}
 	h.brk = want;
 	ret = hdr_store(&st.dev.io, &h, &f.slot);

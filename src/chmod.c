@@ -17,18 +17,21 @@
 #include "lock.h"
 #include "state.h"
 
+/* through a read-write open of its own: we may be attached read-only */
 static int
-write_mode(int fd, uint32_t mode)
+write_mode(uint32_t mode)
 {
-	struct dev d = st.dev;
+	struct dev d;
 	struct hdr_found f;
-	int ret;
+	int ret = dev_open(&d, st.dev.path, 0);
 
-	d.fd = fd;
-	d.io.ctx = &d;
-	ret = lock_take(fd, LOCK_BRK, F_WRLCK);
 	if (ret)
 		return ret;
+	ret = lock_take(d.fd, LOCK_BRK, F_WRLCK);
+	if (ret) {
+		dev_close(&d);
+		return ret;
+	}
 	ret = hdr_load(&d.io, &f);
 	if (ret == 0 && !f.ok)
 		ret = err_set(EUCLEAN, "pheap %s: header damaged", d.path);
@@ -36,7 +39,8 @@ write_mode(int fd, uint32_t mode)
 		f.hdr.mode = mode;
 		ret = hdr_store(&d.io, &f.hdr, &f.slot);
 	}
-	lock_drop(fd, LOCK_BRK);
+	lock_drop(d.fd, LOCK_BRK);
+	dev_close(&d);
 	return ret;
 }
 
@@ -44,7 +48,7 @@ int
 pchmod(unsigned long mode)
 {
 	uid_t me = geteuid();
-	int ret, fd = -1;
+	int ret;
 
 	pthread_mutex_lock(&st.api);
 	if (!st.attached) {
@@ -67,12 +71,7 @@ pchmod(unsigned long mode)
 		ret = err_sys(errno, "chmod %s", st.dev.path);
 		goto out;
 	}
-	fd = dev_reopen(&st.dev, 0);
-	if (fd < 0) {
-		ret = fd;
-		goto restore;
-	}
-	ret = write_mode(fd, (uint32_t)mode);
+	ret = write_mode((uint32_t)mode);
 	if (ret)
 		goto restore;
 	st.hdr.mode = (uint32_t)mode;
@@ -82,8 +81,6 @@ restore:
 	if (ret == 0 && fsync(st.dev.fd))
 		ret = err_sys(errno, "fsync %s", st.dev.path);
 out:
-	if (fd >= 0)
-		close(fd);
 	pthread_mutex_unlock(&st.api);
 	return ret;
 }

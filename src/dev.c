@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dev.c -- file backing for pheaps.
+ * dev.c -- the backing of a pheap: a file, or a device-dax device.
  *
- * File size is kept at data_off + brk: growing truncates away anything a
- * crashed shrink left beyond the break, then fallocates, so new heap memory
- * is always fresh zero-filled blocks and a full file system shows up as
- * -ENOMEM from pbrk instead of SIGBUS later.  The header is read with pread
- * (not through a mapping), so a truncated or hostile file cannot crash us.
+ * Files: the size is kept at data_off + brk.  Growing truncates away
+ * anything a crashed shrink left beyond the break, then fallocates, so new
+ * heap memory is always fresh zero-filled blocks and a full file system
+ * shows up as -ENOMEM from pbrk instead of SIGBUS later.  The header is read
+ * with pread (not through a mapping), so a truncated or hostile file cannot
+ * crash us.
  *
  * Durability without fdatasync: fdatasync would also write back every dirty
  * page of the heap -- including the freshly populated zero pages of a grow,
@@ -14,6 +15,12 @@
  * Once attached we msync() only the header's page instead: on Linux that
  * is fsync of just that range, and it still commits the file's metadata
  * (the fallocated blocks, the size) to the journal and flushes the disk.
+ *
+ * Devdax: no read/write system calls, so the header area (the first
+ * device-alignment unit) is mapped with libpmem2 at open and the header is
+ * copied in and out of it, written with libpmem2's persisting memcpy.  The
+ * device's size never changes, so the mapping cannot fault.  Storage is
+ * never freed; grown memory is zeroed by pbrk.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,25 +31,14 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <libpmem2.h>
+
+#include "daxdev.h"
 #include "dev.h"
-
-static int
-dev_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	struct dev *d = ctx;
-	ssize_t n = pread(d->fd, buf, len, (off_t)off);
-
-	if (n < 0)
-		return err_sys(errno, "reading header of %s", d->path);
-	if ((size_t)n < len)	/* a short file holds no header there */
-		memset((char *)buf + n, 0, len - (size_t)n);
-	return 0;
-}
-
 
 /* makes the page holding device offset off, and the file's metadata, durable */
 static int
-dev_sync(struct dev *d, uint64_t off)
+file_sync(struct dev *d, uint64_t off)
 {
 	if (!d->area) {
 		if (fdatasync(d->fd))
@@ -55,7 +51,20 @@ dev_sync(struct dev *d, uint64_t off)
 }
 
 static int
-dev_write(void *ctx, uint64_t off, const void *buf, size_t len)
+file_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	struct dev *d = ctx;
+	ssize_t n = pread(d->fd, buf, len, (off_t)off);
+
+	if (n < 0)
+		return err_sys(errno, "reading header of %s", d->path);
+	if ((size_t)n < len)	/* a short file holds no header there */
+		memset((char *)buf + n, 0, len - (size_t)n);
+	return 0;
+}
+
+static int
+file_write(void *ctx, uint64_t off, const void *buf, size_t len)
 {
 	struct dev *d = ctx;
 	ssize_t n = pwrite(d->fd, buf, len, (off_t)off);
@@ -64,23 +73,102 @@ dev_write(void *ctx, uint64_t off, const void *buf, size_t len)
 		return err_sys(errno, "writing header of %s", d->path);
 	if ((size_t)n != len)
 		return err_set(EIO, "short header write to %s", d->path);
-	return dev_sync(d, off);
+	return file_sync(d, off);
+}
+
+static int
+dax_read(void *ctx, uint64_t off, void *buf, size_t len)
+{
+	struct dev *d = ctx;
+
+	memcpy(buf, (char *)d->area + off, len);
+	return 0;
+}
+
+static int
+dax_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	struct dev *d = ctx;
+
+	if (d->rdonly)
+		return err_set(EACCES, "%s is open read-only", d->path);
+	pmem2_get_memcpy_fn(d->area_map)((char *)d->area + off, buf, len, 0);
+	return 0;
 }
 
 static void
-dev_init_io(struct dev *d)
+file_init_io(struct dev *d)
 {
-	d->io.read = dev_read;
-	d->io.write = dev_write;
+	d->io.read = file_read;
+	d->io.write = file_write;
 	d->io.ctx = d;
-	d->io.max_capacity = HDR_MAX_SPAN;
+	d->io.lim.max_capacity = HDR_MAX_SPAN;
+	d->io.lim.data_off = HDR_AREA_SIZE;
+	d->io.lim.allow_free = 0;
+}
+
+static int
+pmem2_fail(int ret, const char *what, const char *path)
+{
+	return err_set(ret < 0 && ret > -4096 ? -ret : EIO, "%s %s: %s", what,
+		path, pmem2_errormsg());
+}
+
+/* maps the first alignment unit of a dax device: header and runtime page */
+static int
+dax_open(struct dev *d, dev_t rdev)
+{
+	struct daxdev_info di;
+	struct pmem2_config *cfg;
+	int ret = daxdev_info(rdev, &di);
+
+	if (ret)
+		return err_set(EUCLEAN, "%s is not a dax device", d->path);
+	if (!di.nvdimm)
+		return err_set(ENOTSUP, "%s (%s) is not an NVDIMM namespace; "
+			"libpmem2 1.12 cannot map such devices (pmem/pmdk#6160)",
+			d->path, di.name);
+	if (di.align != PHEAP_PAGE_SIZE)
+		return err_set(ENOTSUP, "%s: alignment %#llx; pheaps need a "
+			"2 MiB aligned device (ndctl create-namespace -a 2M)",
+			d->path, (unsigned long long)di.align);
+	if (di.size < HDR_AREA_SIZE + PHEAP_PAGE_SIZE)
+		return err_set(ENOTSUP, "%s is too small", d->path);
+	d->devdax = 1;
+	d->size = di.size;
+	d->area_len = di.align;
+	ret = pmem2_source_from_fd(&d->src, d->fd);
+	if (ret)
+		return pmem2_fail(ret, "pmem2 source", d->path);
+	ret = pmem2_config_new(&cfg);
+	if (ret)
+		return pmem2_fail(ret, "pmem2 config", d->path);
+	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+	pmem2_config_set_length(cfg, d->area_len);
+	pmem2_config_set_protection(cfg, d->rdonly ? PMEM2_PROT_READ :
+		PMEM2_PROT_READ | PMEM2_PROT_WRITE);
+	ret = pmem2_map_new(&d->area_map, cfg, d->src);
+	pmem2_config_delete(&cfg);
+	if (ret)
+		return pmem2_fail(ret, "mapping the header of", d->path);
+	d->area = pmem2_map_get_address(d->area_map);
+	d->io.read = dax_read;
+	d->io.write = dax_write;
+	d->io.ctx = d;
+	d->io.lim.data_off = HDR_AREA_SIZE;
+	d->io.lim.max_capacity = (di.size - HDR_AREA_SIZE) &
+		~(PHEAP_PAGE_SIZE - 1);
+	if (d->io.lim.max_capacity > HDR_MAX_SPAN)
+		d->io.lim.max_capacity = HDR_MAX_SPAN;
+	d->io.lim.allow_free = 1;
+	return 0;
 }
 
 int
 dev_open(struct dev *d, const char *path, int rdonly)
 {
 	struct stat st;
-	int fd;
+	int fd, ret;
 
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
@@ -91,16 +179,21 @@ dev_open(struct dev *d, const char *path, int rdonly)
 		O_NONBLOCK);
 	if (fd < 0)
 		return err_sys(errno, "open %s", path);
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return err_set(EUCLEAN, "%s is not a regular file", path);
-	}
 	fcntl(fd, F_SETFL, 0);
 	d->fd = fd;
 	d->rdonly = rdonly;
 	strcpy(d->path, path);
-	dev_init_io(d);
-	return 0;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		file_init_io(d);
+		return 0;
+	}
+	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
+		ret = dax_open(d, st.st_rdev);
+	else
+		ret = err_set(EUCLEAN, "%s is not a regular file", path);
+	if (ret)
+		dev_close(d);
+	return ret;
 }
 
 void
@@ -109,7 +202,7 @@ dev_adopt(struct dev *d, int fd, const char *path)
 	memset(d, 0, sizeof(*d));
 	d->fd = fd;
 	snprintf(d->path, sizeof(d->path), "%s", path);
-	dev_init_io(d);
+	file_init_io(d);
 }
 
 int
@@ -133,20 +226,28 @@ int
 dev_map_area(struct dev *d)
 {
 	int prot = d->rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	void *a = mmap(NULL, HDR_AREA_SIZE, prot, MAP_SHARED, d->fd, 0);
+	void *a;
 
+	if (d->area)		/* devdax: mapped at open */
+		return 0;
+	a = mmap(NULL, HDR_AREA_SIZE, prot, MAP_SHARED, d->fd, 0);
 	if (a == MAP_FAILED)
 		return err_sys(errno, "mapping the header area of %s", d->path);
 	d->area = a;
+	d->area_len = HDR_AREA_SIZE;
 	return 0;
 }
 
 void
 dev_close(struct dev *d)
 {
-	if (d->area)
-		munmap(d->area, HDR_AREA_SIZE);
+	if (d->area_map)
+		pmem2_map_delete(&d->area_map);
+	else if (d->area)
+		munmap(d->area, d->area_len);
 	d->area = NULL;
+	if (d->src)
+		pmem2_source_delete(&d->src);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
@@ -157,6 +258,8 @@ dev_check_size(const struct dev *d, const struct hdr *h)
 {
 	struct stat st;
 
+	if (d->devdax)	/* hdr_validate held capacity to the device size */
+		return 0;
 	if (fstat(d->fd, &st))
 		return err_sys(errno, "fstat %s", d->path);
 	if ((uint64_t)st.st_size < h->data_off + h->brk)
@@ -166,13 +269,36 @@ dev_check_size(const struct dev *d, const struct hdr *h)
 	return 0;
 }
 
+int
+dev_check_badblocks(const struct dev *d, const struct hdr *h)
+{
+	struct pmem2_badblock_context *bbctx;
+	struct pmem2_badblock bb;
+	int ret = 0;
+
+	if (!d->devdax || pmem2_badblock_context_new(&bbctx, d->src))
+		return 0;	/* nothing known, or not supported here */
+	while (pmem2_badblock_next(bbctx, &bb) == 0) {
+		if (bb.offset < h->data_off + h->brk &&
+				bb.offset + bb.length > h->data_off) {
+			ret = err_set(EIO, "%s: bad blocks at device offset "
+				"%#zx+%#zx inside the heap; attach read-only to "
+				"save data, then clear them (ndctl clear-errors, or "
+				"zero the range)", d->path, bb.offset, bb.length);
+			break;
+		}
+	}
+	pmem2_badblock_context_delete(&bbctx);
+	return ret;
+}
+
 uint64_t
 dev_capacity(const struct dev *d, const struct hdr *h)
 {
 	struct statvfs vfs;
 	uint64_t cap = h->capacity;
 
-	if (fstatvfs(d->fd, &vfs) == 0) {
+	if (!d->devdax && fstatvfs(d->fd, &vfs) == 0) {
 		uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
 		uint64_t fs_cap = h->brk + (avail & ~(PHEAP_PAGE_SIZE - 1));
 
@@ -188,27 +314,31 @@ dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 	off_t start = (off_t)(h->data_off + old);
 	int err;
 
+	if (d->devdax)
+		return 0;
 	if (ftruncate(d->fd, start))
 		return err_sys(errno, "truncate %s", d->path);
 	err = posix_fallocate(d->fd, start, (off_t)(new_brk - old));
 	if (err) {
-		if (ftruncate(d->fd, start)) {
-			/* nothing maps it yet: a larger file is harmless */
-		}
 		int ret = err_sys(err, "cannot allocate %llu bytes in %s",
 			(unsigned long long)(new_brk - old), d->path);
 
+		if (ftruncate(d->fd, start)) {
+			/* nothing maps it yet: a larger file is harmless */
+		}
 		if (err == ENOSPC || err == EFBIG || err == EDQUOT)
 			return -ENOMEM;
 		return ret;
 	}
 	/* the allocation must be durable before a header points at it */
-	return dev_sync(d, 0);
+	return file_sync(d, 0);
 }
 
 int
 dev_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 {
+	if (d->devdax)
+		return 0;
 	if (ftruncate(d->fd, (off_t)(h->data_off + brk)))
 		return err_sys(errno, "truncate %s", d->path);
 	return 0;

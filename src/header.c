@@ -140,17 +140,22 @@ is_page_multiple(uint64_t v)
 }
 
 int
-hdr_validate(const struct hdr *h, uint64_t max_capacity)
+hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 {
-	if (h->id_len < 1 || h->id_len > PHEAP_ID_LEN_LIMIT)
+	uint64_t max_capacity = lim->max_capacity;
+
+	if (h->id_len == 0 && lim->allow_free && h->brk == 0)
+		;	/* formatted, free device */
+	else if (h->id_len < 1 || h->id_len > PHEAP_ID_LEN_LIMIT)
 		return err_set(EUCLEAN, "header: id length %u out of range",
 			h->id_len);
 	if (h->mode & ~0777u)
 		return err_set(EUCLEAN, "header: mode %#o has bits outside 0777",
 			h->mode);
-	if (h->data_off != HDR_AREA_SIZE)
-		return err_set(EUCLEAN, "header: data offset %#llx is not %#lx",
-			(unsigned long long)h->data_off, HDR_AREA_SIZE);
+	if (h->data_off != lim->data_off)
+		return err_set(EUCLEAN, "header: data offset %#llx is not %#llx",
+			(unsigned long long)h->data_off,
+			(unsigned long long)lim->data_off);
 	if (!is_page_multiple(h->capacity) || h->capacity > HDR_MAX_SPAN ||
 			h->capacity > max_capacity)
 		return err_set(EUCLEAN, "header: capacity %#llx invalid (limit %#llx)",
@@ -184,7 +189,7 @@ hdr_load(const struct hdr_io *io, struct hdr_found *f)
 		if (ret)
 			return ret;
 		ret = hdr_decode(buf, &copy[s]);
-		valid[s] = ret == 0 && hdr_validate(&copy[s], io->max_capacity) == 0;
+		valid[s] = ret == 0 && hdr_validate(&copy[s], &io->lim) == 0;
 		if (!valid[s] && ret != -ENOENT && copy[s].id_len) {
 			f->claim[f->nclaims].len = copy[s].id_len;
 			memcpy(f->claim[f->nclaims].id, copy[s].id, copy[s].id_len);
@@ -207,7 +212,7 @@ int
 hdr_match(const struct hdr_found *f, const void *id, size_t len)
 {
 	if (f->ok)
-		return f->hdr.id_len == len && memcmp(f->hdr.id, id, len) == 0;
+		return len && f->hdr.id_len == len && memcmp(f->hdr.id, id, len) == 0;
 	for (int i = 0; i < f->nclaims; i++)
 		if (f->claim[i].len == len && memcmp(f->claim[i].id, id, len) == 0)
 			return -1;

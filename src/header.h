@@ -20,6 +20,7 @@
 #define HDR_RUNTIME_OFF	8192		/* shared, volatile page (see sync.h) */
 #define HDR_AREA_SIZE	PHEAP_PAGE_SIZE	/* data starts here, 2 MiB aligned */
 #define HDR_MAX_SPAN	(PHEAP_MAX_PAGES * PHEAP_PAGE_SIZE)
+#define HDR_MAX_DATA_OFF (1UL << 30)	/* a 1 GiB aligned device */
 
 /* address space claimed beyond the heap's capacity: one placeholder page
  * after the break and the alignment slack libpmem2 adds to a reservation */
@@ -44,13 +45,20 @@ struct hdr {
 	uint8_t id[PHEAP_ID_LEN_LIMIT];
 };
 
+/* what a backing allows in a header */
+struct hdr_limits {
+	uint64_t max_capacity;	/* largest hdr.capacity */
+	uint64_t data_off;	/* the only valid hdr.data_off */
+	int allow_free;		/* id_len 0: a formatted device with no pheap */
+};
+
 struct hdr_io {
 	/* reads len bytes at device offset off; 0 or -errno */
 	int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
 	/* writes and makes durable; 0 or -errno */
 	int (*write)(void *ctx, uint64_t off, const void *buf, size_t len);
 	void *ctx;
-	uint64_t max_capacity;	/* the backing's limit for hdr.capacity */
+	struct hdr_limits lim;
 };
 
 /*
@@ -71,7 +79,7 @@ PHEAP_HIDDEN int hdr_load(const struct hdr_io *io, struct hdr_found *found);
 /* does the header (valid or damaged) belong to this id? 1 valid, -1 damaged, 0 no */
 PHEAP_HIDDEN int hdr_match(const struct hdr_found *f, const void *id, size_t len);
 /* validates h against the backing's limits; 0 or -EUCLEAN with a message */
-PHEAP_HIDDEN int hdr_validate(const struct hdr *h, uint64_t max_capacity);
+PHEAP_HIDDEN int hdr_validate(const struct hdr *h, const struct hdr_limits *lim);
 /*
  * Makes h (seq is set here) the durable header: copy 1-slot first, then
  * slot, each written and persisted in turn, so a crash at any instant

@@ -28,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daxdev.h"
 #include "pool.h"
 
 #define POOL_MAX_ENTRIES 32
@@ -118,6 +119,8 @@ pool_default(struct pool *p)
 	if (ret)
 		return err_sys(-ret, "creating the default pool %s", dir);
 	p->n = 1;
+	/* formatted dax devices are found without configuration */
+	p->n += daxdev_list(&p->entry[1], POOL_MAX_ENTRIES - 1);
 	return 0;
 }
 
@@ -150,12 +153,51 @@ pool_load(struct pool *p)
 	return 0;
 }
 
-static int
-entry_is_dir(const char *path)
+enum entry_type { ENT_OTHER, ENT_DIR, ENT_DEV };
+
+static enum entry_type
+entry_type(const char *path)
 {
 	struct stat st;
 
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+	if (stat(path, &st))
+		return ENT_OTHER;
+	if (S_ISDIR(st.st_mode))
+		return ENT_DIR;
+	return S_ISCHR(st.st_mode) ? ENT_DEV : ENT_OTHER;
+}
+
+/*
+ * A device holds at most one pheap, its id in the header: read it
+ * read-only first, so a caller allowed to read but not to write the
+ * device gets -EACCES for its pheap rather than "not found".  (A device
+ * the caller cannot read at all cannot tell its id: it is skipped.)
+ */
+static int
+find_on_device(const char *path, const void *id, size_t len, int rdonly,
+	struct dev *d, struct hdr_found *f)
+{
+	int ret = dev_open(d, path, 1);
+
+	if (ret)
+		return -ENOENT;
+	ret = hdr_load(&d->io, f);
+	int m = ret ? 0 : hdr_match(f, id, len);
+	dev_close(d);
+	if (m < 0)
+		return err_set(EUCLEAN, "pheap on %s has a damaged header", path);
+	if (m == 0)
+		return -ENOENT;
+	ret = dev_open(d, path, rdonly);
+	if (ret == -EACCES || ret == -EPERM)
+		return err_set(EACCES, "pheap on %s: permission denied", path);
+	if (ret == 0)
+		ret = hdr_load(&d->io, f);
+	if (ret == 0 && hdr_match(f, id, len) <= 0)
+		ret = err_set(EUCLEAN, "pheap on %s changed under us", path);
+	if (ret)
+		dev_close(d);
+	return ret;
 }
 
 /* opens <dir>/<name>; 0, -ENOENT, -EACCES or another -errno */
@@ -181,7 +223,15 @@ pool_find(const void *id, size_t len, int rdonly, struct dev *d,
 		return ret;
 	pool_name(id, len, name);
 	for (int i = 0; i < p.n; i++) {
-		if (!entry_is_dir(p.entry[i]))
+		enum entry_type t = entry_type(p.entry[i]);
+
+		if (t == ENT_DEV) {
+			ret = find_on_device(p.entry[i], id, len, rdonly, d, f);
+			if (ret != -ENOENT)
+				return ret;
+			continue;
+		}
+		if (t != ENT_DIR)
 			continue;
 		ret = open_in(p.entry[i], name, rdonly, d);
 		if (ret == -EACCES || ret == -EPERM)
@@ -212,6 +262,7 @@ struct locked_dirs {
 	int n;
 	int fd[POOL_MAX_ENTRIES];
 	int idx[POOL_MAX_ENTRIES];	/* entry index of each fd */
+	int isdev[POOL_MAX_ENTRIES];	/* a dax device, not a directory */
 };
 
 static void
@@ -230,18 +281,18 @@ unlock_dirs(struct locked_dirs *l)
 static int
 lock_dirs(const struct pool *p, struct locked_dirs *l)
 {
-	struct { dev_t dev; ino_t ino; int fd, idx; } d[POOL_MAX_ENTRIES];
+	struct { dev_t dev; ino_t ino; int fd, idx, isdev; } d[POOL_MAX_ENTRIES];
 	int n = 0;
 
 	l->n = 0;
 	for (int i = 0; i < p->n; i++) {
 		struct stat st;
-		int fd = open(p->entry[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fd = open(p->entry[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 		int dup = 0;
 
 		if (fd < 0)
 			continue;
-		if (fstat(fd, &st)) {
+		if (fstat(fd, &st) || !(S_ISDIR(st.st_mode) || S_ISCHR(st.st_mode))) {
 			close(fd);
 			continue;
 		}
@@ -255,6 +306,7 @@ lock_dirs(const struct pool *p, struct locked_dirs *l)
 		d[n].ino = st.st_ino;
 		d[n].fd = fd;
 		d[n].idx = i;
+		d[n].isdev = S_ISCHR(st.st_mode);
 		n++;
 	}
 	/* sort indices by (dev, ino) */
@@ -277,6 +329,7 @@ lock_dirs(const struct pool *p, struct locked_dirs *l)
 			;
 		l->fd[l->n] = d[i].fd;
 		l->idx[l->n] = d[i].idx;
+		l->isdev[l->n] = d[i].isdev;
 		l->n++;
 	}
 	return 0;
@@ -346,6 +399,93 @@ scan_dir(int dfd, const char *dir, const char *ours, const void *id,
 	}
 	closedir(dp);
 	return 0;
+}
+
+/* a device holds a pheap (counted), this id, or is free for one */
+static int
+scan_device(const char *path, const void *id, size_t len, int *count,
+	int *is_id, int *is_free)
+{
+	struct dev d;
+	struct hdr_found f;
+	int ret = dev_open(&d, path, 1);
+
+	*is_id = *is_free = 0;
+	if (ret)	/* unreadable or not usable: not ours to judge */
+		return 0;
+	ret = hdr_load(&d.io, &f);
+	dev_close(&d);
+	if (ret)
+		return 0;
+	*is_id = hdr_match(&f, id, len) != 0;
+	if (f.ok && f.hdr.id_len)
+		(*count)++;
+	*is_free = f.ok && f.hdr.id_len == 0;
+	return 0;
+}
+
+/* the creator's umask, without changing it (other threads may create files) */
+static mode_t
+current_umask(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	char line[128];
+	unsigned um;
+	mode_t ret = 022;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "Umask: %o", &um) == 1) {
+			ret = (mode_t)um;
+			break;
+		}
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+/* makes the free device at path the pheap id */
+static int
+claim_device(const char *path, const void *id, size_t len, uint64_t base,
+	struct dev *d)
+{
+	struct hdr_found f;
+	struct timespec now;
+	int ret = dev_open(d, path, 0);
+
+	if (ret)
+		return ret;
+	ret = hdr_load(&d->io, &f);
+	if (ret == 0 && !(f.ok && f.hdr.id_len == 0))
+		ret = -ENOSPC;
+	if (ret)
+		goto fail;
+	struct hdr h = f.hdr;
+	clock_gettime(CLOCK_REALTIME, &now);
+	h.base = base;
+	h.brk = 0;
+	h.ctime_ns = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+	h.uid = geteuid();
+	h.gid = getegid();
+	h.mode = 0644 & ~current_umask();
+	h.id_len = (uint32_t)len;
+	memcpy(h.id, id, len);
+	if (hdr_validate(&h, &d->io.lim)) {
+		ret = err_set(EINVAL, "PHEAP_BASE does not fit the capacity of %s",
+			path);
+		goto fail;
+	}
+	ret = hdr_store(&d->io, &h, &f.slot);
+	if (ret)
+		goto fail;
+	/* the kernel enforces the mode on the node; only root can give it away */
+	if (fchown(d->fd, h.uid, h.gid) && errno != EPERM) {
+		/* keep going: the header is what counts */
+	}
+	(void)fchmod(d->fd, h.mode);
+	return 0;
+fail:
+	dev_close(d);
+	return ret;
 }
 
 static int
@@ -449,10 +589,21 @@ pool_create(const void *id, size_t len, struct dev *d, struct hdr_found *f)
 			p.entry[0], p.n > 1 ? ", ..." : "");
 		goto out;
 	}
+	int is_free[POOL_MAX_ENTRIES] = { 0 };
+
 	for (int i = 0; i < l.n; i++) {
 		int kind = ENTRY_NONE, is_id = 0;
 		const char *dir = p.entry[l.idx[i]];
 
+		if (l.isdev[i]) {
+			scan_device(dir, id, len, &count, &is_id, &is_free[i]);
+			if (is_id) {
+				ret = err_set(EINVAL, "a pheap with this id exists "
+					"on %s", dir);
+				goto out;
+			}
+			continue;
+		}
 		ret = scan_dir(l.fd[i], dir, name, id, len, &count, &kind, &is_id);
 		if (ret) {
 			ret = err_sys(-ret, "scanning pool directory %s", dir);
@@ -480,15 +631,20 @@ pool_create(const void *id, size_t len, struct dev *d, struct hdr_found *f)
 			PHEAP_COUNT_LIMIT);
 		goto out;
 	}
-	/* the first directory, in PHEAP_POOL order, that takes the file */
-	ret = -ENOSPC;
+	/* the first entry, in PHEAP_POOL order, that takes it */
+	ret = err_set(ENOSPC, "no entry of the pool can take a new pheap "
+		"(a device must be formatted and free)");
 	for (int k = 0; k < p.n && ret; k++)
-		for (int i = 0; i < l.n; i++)
-			if (l.idx[i] == k) {
+		for (int i = 0; i < l.n; i++) {
+			if (l.idx[i] != k)
+				continue;
+			if (l.isdev[i] && is_free[i])
+				ret = claim_device(p.entry[k], id, len, base, d);
+			else if (!l.isdev[i])
 				ret = format_new(l.fd[i], p.entry[k], name, id,
 					len, base, d);
-				break;
-			}
+			break;
+		}
 	if (ret)
 		goto out;
 	ret = hdr_load(&d->io, f);

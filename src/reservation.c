@@ -53,6 +53,7 @@ struct rsv {
 	size_t nseg, capseg;
 	int dax;		/* -1 until the first map tells */
 	pmem2_persist_fn persist;
+	pmem2_memset_fn memset;
 };
 
 static int
@@ -182,6 +183,7 @@ map_range(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
 		r->dax = pmem2_map_get_store_granularity(map) !=
 			PMEM2_GRANULARITY_PAGE;
 		r->persist = pmem2_get_persist_fn(map);
+		r->memset = pmem2_get_memset_fn(map);
 	}
 	ret = populate(r->base + off, len, pop);
 	if (ret) {
@@ -296,6 +298,14 @@ rsv_persist(struct rsv *r, const void *addr, size_t len)
 	if (msync((void *)start, (uintptr_t)addr + len - start, MS_SYNC))
 		return err_sys(errno, "msync");
 	return 0;
+}
+
+void
+rsv_zero(struct rsv *r, uint64_t off, uint64_t len)
+{
+	/* non-temporal: a grown range is not about to be read back */
+	if (len)
+		r->memset(r->base + off, 0, len, PMEM2_F_MEM_NONTEMPORAL);
 }
 
 void

@@ -28,6 +28,8 @@ PHEAP_HIDDEN uint64_t rsv_len(const struct rsv *r);
 PHEAP_HIDDEN int rsv_is_dax(const struct rsv *r);
 /* makes stores to [addr, addr + len) durable; the range must be mapped */
 PHEAP_HIDDEN int rsv_persist(struct rsv *r, const void *addr, size_t len);
+/* zeroes [off, off + len) of the mapped heap durably (devdax grows) */
+PHEAP_HIDDEN void rsv_zero(struct rsv *r, uint64_t off, uint64_t len);
 /* unmaps everything and gives the whole claimed range back */
 PHEAP_HIDDEN void rsv_delete(struct rsv **r);
 

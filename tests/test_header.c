@@ -12,6 +12,8 @@
 
 #define DEVSZ (3 * HDR_SLOT_SIZE)
 
+static const struct hdr_limits file_lim = { HDR_MAX_SPAN, HDR_AREA_SIZE, 0 };
+
 /* an in-memory device whose writes can be cut short, like a crash */
 struct memdev {
 	uint8_t data[DEVSZ];
@@ -47,7 +49,7 @@ mem_write(void *ctx, uint64_t off, const void *buf, size_t len)
 static struct hdr_io
 mem_io(struct memdev *m)
 {
-	struct hdr_io io = { mem_read, mem_write, m, HDR_MAX_SPAN };
+	struct hdr_io io = { mem_read, mem_write, m, { HDR_MAX_SPAN, HDR_AREA_SIZE, 0 } };
 
 	return io;
 }
@@ -80,7 +82,7 @@ test_roundtrip(void)
 	hdr_encode(&h, buf);
 	CU_ASSERT_EQUAL(hdr_decode(buf, &d), 0);
 	CU_ASSERT_EQUAL(memcmp(&h, &d, sizeof(h)), 0);
-	CU_ASSERT_EQUAL(hdr_validate(&d, HDR_MAX_SPAN), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&d, &file_lim), 0);
 	/* little-endian on media, at the documented offsets */
 	CU_ASSERT_EQUAL(memcmp(buf, "PHEAPHDR", 8), 0);
 	CU_ASSERT_EQUAL(buf[16], 7);
@@ -95,7 +97,7 @@ test_validate(void)
 
 #define BAD(field, value) do { \
 		h = sample(); h.field = value; \
-		CU_ASSERT_EQUAL(hdr_validate(&h, HDR_MAX_SPAN), -EUCLEAN); \
+		CU_ASSERT_EQUAL(hdr_validate(&h, &file_lim), -EUCLEAN); \
 	} while (0)
 	BAD(id_len, 0);
 	BAD(id_len, PHEAP_ID_LEN_LIMIT + 1);
@@ -111,10 +113,24 @@ test_validate(void)
 #undef BAD
 	h = sample();
 	h.capacity = 8 * PG;
-	CU_ASSERT_EQUAL(hdr_validate(&h, 8 * PG), 0);
-	CU_ASSERT_EQUAL(hdr_validate(&h, 6 * PG), -EUCLEAN);
+	struct hdr_limits dev8 = { 8 * PG, HDR_AREA_SIZE, 1 };
+	struct hdr_limits dev6 = { 6 * PG, HDR_AREA_SIZE, 1 };
+	CU_ASSERT_EQUAL(hdr_validate(&h, &dev8), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&h, &dev6), -EUCLEAN);
 	h.brk = 10 * PG;
-	CU_ASSERT_EQUAL(hdr_validate(&h, 8 * PG), -EUCLEAN);
+	CU_ASSERT_EQUAL(hdr_validate(&h, &dev8), -EUCLEAN);
+	/* a free device: id_len 0 only where allowed, and only empty */
+	h = sample();
+	h.id_len = 0;
+	h.brk = 0;
+	h.capacity = 8 * PG;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &dev8), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&h, &file_lim), -EUCLEAN);
+	h.brk = PG;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &dev8), -EUCLEAN);
+	h = sample();
+	h.data_off = 1UL << 30;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &file_lim), -EUCLEAN);
 }
 
 static void
