@@ -110,7 +110,8 @@ attach_dev(struct state *s, const void *id, size_t len)
 	if (ret)
 		goto unlock;
 	s->backend = s->dev.devdax ? PHEAP_BACKEND_DEVDAX :
-		rsv_is_dax(s->rsv) ? PHEAP_BACKEND_FSDAX : PHEAP_BACKEND_FILE;
+		rsv_is_dax(s->rsv) || dev_is_fsdax(&s->dev) ? PHEAP_BACKEND_FSDAX :
+		PHEAP_BACKEND_FILE;
 	ret = sync_join(s);
 	if (ret)
 		goto unlock;

@@ -292,6 +292,20 @@ dev_check_badblocks(const struct dev *d, const struct hdr *h)
 	return ret;
 }
 
+int
+dev_is_fsdax(const struct dev *d)
+{
+#ifndef STATX_ATTR_DAX
+#define STATX_ATTR_DAX 0x00200000
+#endif
+	struct statx sx;
+
+	/* the file's DAX attribute (Linux 5.8), known before anything is mapped */
+	return !d->devdax && statx(d->fd, "", AT_EMPTY_PATH, 0, &sx) == 0 &&
+		(sx.stx_attributes_mask & STATX_ATTR_DAX) &&
+		(sx.stx_attributes & STATX_ATTR_DAX);
+}
+
 uint64_t
 dev_capacity(const struct dev *d, const struct hdr *h)
 {

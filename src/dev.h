@@ -42,6 +42,8 @@ PHEAP_HIDDEN int dev_map_area(struct dev *d);
 PHEAP_HIDDEN int dev_check_size(const struct dev *d, const struct hdr *h);
 /* -EIO if bad blocks lie in [data_off, data_off + brk) (devdax) */
 PHEAP_HIDDEN int dev_check_badblocks(const struct dev *d, const struct hdr *h);
+/* a file on a DAX file system (statx) */
+PHEAP_HIDDEN int dev_is_fsdax(const struct dev *d);
 /* capacity now: the header's, capped by free space for files */
 PHEAP_HIDDEN uint64_t dev_capacity(const struct dev *d, const struct hdr *h);
 /* makes [old, new) of the heap allocated and zero; -ENOMEM if full.

@@ -88,6 +88,10 @@ test_create_attach(void)
 	CU_ASSERT_EQUAL(info.uid, geteuid());
 	CU_ASSERT_EQUAL(info.gid, getegid());
 	CU_ASSERT(info.backend == PHEAP_BACKEND_FILE || info.backend == PHEAP_BACKEND_FSDAX);
+	/* in make check-vm's fsdax guest the pool is on a -o dax mount */
+	const char *kind = getenv("PHEAP_VM_KIND");
+	if (kind && strcmp(kind, "fsdax") == 0)
+		CU_ASSERT_EQUAL(info.backend, PHEAP_BACKEND_FSDAX);
 	CU_ASSERT_EQUAL(info.rdonly, 0);
 	CU_ASSERT(info.capacity > 0 && info.capacity <= PHEAP_MAX_PAGES * PG);
 	CU_ASSERT(info.capacity % PG == 0);
