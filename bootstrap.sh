@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs what is missing (Debian 12), builds, and runs the demo on the
-# default pool.  Usage: ./bootstrap.sh [--no-demo]
+# default pool.  Usage: ./bootstrap.sh [--no-demo | --bench]
+# (--bench runs the benchmark instead of the demo: see bench/README.md)
 set -e
 cd "$(dirname "$0")"
 
@@ -22,4 +23,8 @@ fi
 [ -x configure ] || autoreconf -fi
 [ -f Makefile ] || ./configure
 make -j"$(nproc)"
-[ "$1" = "--no-demo" ] || make demo
+case "${1:-}" in
+--no-demo) ;;
+--bench) make bench ;;
+*) make demo ;;
+esac
