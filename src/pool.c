@@ -2,15 +2,17 @@
 /*
  * pool.c -- the pool of pheaps.
  *
- * PHEAP_POOL is a colon-separated list of directories (default: the
- * per-user ${XDG_DATA_HOME:-$HOME/.local/share}/pheap).  A pheap is the file
+ * PHEAP_POOL is a colon-separated list of directories and device-dax
+ * devices (default: the per-user ${XDG_DATA_HOME:-$HOME/.local/share}/pheap
+ * and every dax device).  A device holds at most one pheap, found by the
+ * id in its header; in a directory a pheap is the file
  * <dir>/<hash(id)>.pheap: the 128-bit hash makes a lookup one open() and
  * lets a caller without read permission get -EACCES (like SysV keys) rather
  * than "not found", without the id ever appearing in a file name.  The
  * header inside is the authority: a file whose header claims another id is
  * not this pheap.
  *
- * Creation takes flock() on every pool directory (in a fixed order), so
+ * Creation takes flock() on every pool entry (in a fixed order), so
  * "already exists" and "16 pheaps" are decided atomically across
  * processes; the new file is formatted under a temporary name and renamed
  * into place, so a crash never leaves a half-made pheap visible.
