@@ -44,6 +44,9 @@ struct pheap_info {
 	int		backend;	/* PHEAP_BACKEND_* */
 	int		rdonly;		/* attached with PHEAP_RDONLY */
 	char		path[PATH_MAX];	/* backing file or device */
+	int		unsafe_shutdown; /* the pmem under it lost power
+					  * unsafely since the last read-write
+					  * attach (see pattach(3)) */
 };
 
 int pattach(const char *guid, size_t len, unsigned long flag);

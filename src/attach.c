@@ -70,6 +70,42 @@ teardown(struct state *s)
 	s->attached = 0;
 }
 
+/*
+ * Unsafe shutdowns: libpmem2 reads the DIMMs' unsafe shutdown count (USC)
+ * where the platform reports it.  The header keeps the count seen at the
+ * last read-write attach; a different count now means power was lost
+ * without the caches being flushed since then, so even ppersist()ed data
+ * may be gone.  We report it (pheap_info().unsafe_shutdown) and, attached
+ * read-write, record the new count so it is reported once.
+ */
+static int
+check_usc(struct state *s, const void *id, size_t len)
+{
+	struct hdr_found f;
+	uint64_t usc;
+	int ret;
+
+	s->unsafe_shutdown = 0;
+	if (dev_usc(&s->dev, &usc))
+		return 0;	/* cannot tell here */
+	ret = hdr_load(&s->dev.io, &f);
+	if (ret || hdr_match(&f, id, len) <= 0 || f.hdr.usc == usc)
+		return 0;	/* damage is found (and reported) later */
+	s->unsafe_shutdown = f.hdr.usc != 0;
+	if (s->rdonly)
+		return 0;
+	ret = lock_take(s->lock_fd, LOCK_BRK, F_WRLCK);
+	if (ret)
+		return ret;
+	ret = hdr_load(&s->dev.io, &f);
+	if (ret == 0 && f.ok) {
+		f.hdr.usc = usc;
+		ret = hdr_store(&s->dev.io, &f.hdr, &f.slot);
+	}
+	lock_drop(s->lock_fd, LOCK_BRK);
+	return ret;
+}
+
 /* maps the opened pheap; on failure everything is undone */
 static int
 attach_dev(struct state *s, const void *id, size_t len)
@@ -82,6 +118,9 @@ attach_dev(struct state *s, const void *id, size_t len)
 		ret = s->lock_fd;
 		goto fail;
 	}
+	ret = check_usc(s, id, len);
+	if (ret)
+		goto fail;
 	/* no pbrk may run while we join: read LOCK_BRK */
 	ret = lock_take(s->lock_fd, LOCK_BRK, F_RDLCK);
 	if (ret)
@@ -127,10 +166,30 @@ fail:
 	return ret;
 }
 
+/*
+ * A pheap we created but could not attach (its address range is taken
+ * here, say) is removed again: a failed PHEAP_CREATE creates nothing.
+ */
+static void
+uncreate(const char *path, const struct stat *made)
+{
+	struct stat now;
+
+	if (stat(path, &now) || now.st_dev != made->st_dev ||
+			now.st_ino != made->st_ino)
+		return;
+	if (S_ISREG(now.st_mode))
+		unlink(path);
+	else
+		pheap_format_device(path, PHEAP_FORMAT_FORCE);
+}
+
 int
 pattach(const char *guid, size_t len, unsigned long flag)
 {
 	struct hdr_found f;
+	struct stat made;
+	char path[PATH_MAX];
 	int ret = check_flags(guid, len, flag);
 
 	if (ret)
@@ -145,8 +204,20 @@ pattach(const char *guid, size_t len, unsigned long flag)
 		ret = pool_create(guid, len, &st.dev, &f);
 	else
 		ret = pool_find(guid, len, st.rdonly, &st.dev, &f);
-	if (ret == 0)
-		ret = attach_dev(&st, guid, len);
+	if (ret)
+		goto out;
+	strcpy(path, st.dev.path);
+	if (fstat(st.dev.fd, &made))
+		made.st_ino = 0;
+	ret = attach_dev(&st, guid, len);
+	if (ret && (flag & PHEAP_CREATE) && made.st_ino) {
+		char msg[256];
+
+		/* keep attach_dev's explanation */
+		snprintf(msg, sizeof(msg), "%s", pheap_errormsg());
+		uncreate(path, &made);
+		err_set(-ret, "%s", msg);
+	}
 out:
 	pthread_mutex_unlock(&st.api);
 	return ret;

@@ -306,6 +306,23 @@ dev_is_fsdax(const struct dev *d)
 		(sx.stx_attributes & STATX_ATTR_DAX);
 }
 
+int
+dev_usc(const struct dev *d, uint64_t *usc)
+{
+	struct pmem2_source *src = d->src;
+	int ret;
+
+	if (!d->devdax && !dev_is_fsdax(d))
+		return -ENOTSUP;	/* the page cache: no pmem under it */
+	if (!src && pmem2_source_from_fd(&src, d->fd))
+		return -ENOTSUP;
+	/* needs the DIMMs' health data (ndctl); emulated pmem has none */
+	ret = pmem2_source_device_usc(src, usc);
+	if (src != d->src)
+		pmem2_source_delete(&src);
+	return ret ? -ENOTSUP : 0;
+}
+
 uint64_t
 dev_capacity(const struct dev *d, const struct hdr *h)
 {

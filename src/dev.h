@@ -42,6 +42,9 @@ PHEAP_HIDDEN int dev_map_area(struct dev *d);
 PHEAP_HIDDEN int dev_check_size(const struct dev *d, const struct hdr *h);
 /* -EIO if bad blocks lie in [data_off, data_off + brk) (devdax) */
 PHEAP_HIDDEN int dev_check_badblocks(const struct dev *d, const struct hdr *h);
+/* the unsafe shutdown count of the DIMMs under the device; -ENOTSUP if
+ * libpmem2 cannot tell (no NVDIMM, or no health data) */
+PHEAP_HIDDEN int dev_usc(const struct dev *d, uint64_t *usc);
 /* a file on a DAX file system (statx) */
 PHEAP_HIDDEN int dev_is_fsdax(const struct dev *d);
 /* capacity now: the header's, capped by free space for files */

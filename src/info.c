@@ -45,6 +45,7 @@ pheap_info(struct pheap_info *info)
 	info->gid = st.hdr.gid;
 	info->backend = st.backend;
 	info->rdonly = st.rdonly;
+	info->unsafe_shutdown = st.unsafe_shutdown;
 	strcpy(info->path, st.dev.path);
 out:
 	pthread_mutex_unlock(&st.api);

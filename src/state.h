@@ -55,6 +55,7 @@ struct state {
 	int stop;		/* atomic: sync thread must exit */
 	int exited;		/* atomic: sync thread has exited */
 	int sync_err;		/* last error the sync thread met (-errno) */
+	int unsafe_shutdown;	/* seen at attach, see check_usc() */
 };
 
 PHEAP_HIDDEN extern struct state st;

@@ -95,6 +95,7 @@ test_create_attach(void)
 	CU_ASSERT_EQUAL(info.rdonly, 0);
 	CU_ASSERT(info.capacity > 0 && info.capacity <= PHEAP_MAX_PAGES * PG);
 	CU_ASSERT(info.capacity % PG == 0);
+	CU_ASSERT_EQUAL(info.unsafe_shutdown, 0);
 	struct stat sb;
 	CU_ASSERT_EQUAL(stat(info.path, &sb), 0);
 	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0644);	/* kernel-enforced */
@@ -153,6 +154,16 @@ test_eexist(void)
 	strcpy(p, "mine");
 	CU_ASSERT_EQUAL(attach("busy", 0), -EEXIST);
 	CU_ASSERT_PTR_NULL(pheap_base());
+	/* a create that cannot map creates nothing */
+	CU_ASSERT_EQUAL(create("busy2"), -EEXIST);
+	CU_ASSERT_STRING_NOT_EQUAL(pheap_errormsg(), "");
+	munmap(p, 4096);
+	CU_ASSERT_EQUAL(attach("busy2", 0), -EINVAL);
+	CU_ASSERT_EQUAL(create("busy2"), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	p = mmap(DEFAULT_BASE + PG, 4096, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	strcpy(p, "mine");
 	CU_ASSERT_STRING_EQUAL(p, "mine");	/* untouched */
 	munmap(p, 4096);
 	CU_ASSERT_EQUAL(attach("busy", 0), 0);

@@ -100,6 +100,7 @@ test_format_create_grow(void)
 	CU_ASSERT_STRING_EQUAL(info.path, devpath);
 	CU_ASSERT(info.capacity >= 64 * MiB);
 	CU_ASSERT_EQUAL(info.capacity % PG, 0);
+	CU_ASSERT_EQUAL(info.unsafe_shutdown, 0);
 	fprintf(stderr, "(capacity %zu MiB) ", info.capacity >> 20);
 	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
 	CU_ASSERT(kernel_page_2m());	/* huge pages, as DAX should */
