@@ -86,10 +86,13 @@ guard(char *addr, uint64_t len)
 static int
 populate(char *addr, uint64_t len, enum rsv_populate pop)
 {
-	int advice = pop == RSV_POPULATE_WRITE ? MADV_POPULATE_WRITE :
-		MADV_POPULATE_READ;
+	int advice = pop == RSV_POPULATE_WRITE || pop == RSV_TRY_POPULATE_WRITE ?
+		MADV_POPULATE_WRITE : MADV_POPULATE_READ;
+	int must = pop == RSV_POPULATE_READ || pop == RSV_POPULATE_WRITE;
 
 	if (madvise(addr, len, advice) == 0)
+		return 0;
+	if (!must)
 		return 0;
 	if (errno != EINVAL)
 		return err_sys(errno, "populating %p+%#llx", (void *)addr,

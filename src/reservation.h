@@ -12,7 +12,15 @@
 
 struct rsv;
 
-enum rsv_populate { RSV_POPULATE_READ, RSV_POPULATE_WRITE };
+enum rsv_populate {
+	RSV_POPULATE_READ,
+	RSV_POPULATE_WRITE,
+	/* as WRITE, READ; a failure to populate is not an error: a process
+	 * following another's grow must map the range even under memory
+	 * pressure, the page tables are only an optimisation there */
+	RSV_TRY_POPULATE_WRITE,
+	RSV_TRY_POPULATE_READ,
+};
 
 /*
  * Claims [base, base + span + PHEAP_PAGE_SIZE) of the address space and

@@ -61,8 +61,8 @@ follow(struct state *s, uint64_t ge)
 	 * writing costs no extra write-back and saves our first write a fault.
 	 */
 	pthread_rwlock_wrlock(&s->map);
-	ret = rsv_set_len(s->rsv, brk, s->rdonly ? RSV_POPULATE_READ :
-		RSV_POPULATE_WRITE);
+	ret = rsv_set_len(s->rsv, brk, s->rdonly ? RSV_TRY_POPULATE_READ :
+		RSV_TRY_POPULATE_WRITE);
 	if (ret)
 		s->sync_err = ret;
 	pthread_rwlock_unlock(&s->map);
