@@ -53,8 +53,25 @@ change(uint64_t want)
 	struct hdr h = f.hdr;
 	uint64_t old = h.brk;
 
-	if (want == old)
-		return 0;
+	if (want == old) {
+		/*
+		 * Usually nothing to do.  But a coordinator killed between its
+		 * header write and its publish leaves processes mapping the old
+		 * break: finish its round, so this pbrk's answer is mapped.
+		 */
+		pthread_rwlock_rdlock(&st.map);
+		uint64_t have = rsv_len(st.rsv);
+		pthread_rwlock_unlock(&st.map);
+		if (have == want)
+			return 0;
+		ret = set_local(want, want > have ? RSV_POPULATE_WRITE :
+			RSV_POPULATE_READ);
+		if (ret == 0)
+			ret = sync_publish(&st, want);
+		if (ret == 0 && want < have)
+			(void)dev_trim(&st.dev, &h, want);
+		return ret;
+	}
 
 	if (want > old && want > dev_capacity(&st.dev, &h))
 		return err_set(ENOMEM, "break %#llx beyond capacity %#llx",
