@@ -78,7 +78,8 @@ pchmod(unsigned long mode)
 restore:
 	if (fchmod(st.dev.fd, st.hdr.mode) && ret == 0)
 		ret = err_sys(errno, "chmod %s", st.dev.path);
-	if (ret == 0 && fsync(st.dev.fd))
+	/* a device node's mode lives in devtmpfs: attach re-applies it */
+	if (ret == 0 && !st.dev.devdax && fsync(st.dev.fd))
 		ret = err_sys(errno, "fsync %s", st.dev.path);
 out:
 	pthread_mutex_unlock(&st.api);

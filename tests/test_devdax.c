@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -120,6 +121,13 @@ test_format_create_grow(void)
 		nz += BASE[o] != 0;
 	CU_ASSERT_EQUAL(nz, 0);
 	strcpy(BASE, "on devdax");
+	/* pchmod reaches the device node, where the kernel enforces it */
+	struct stat sb;
+	CU_ASSERT_EQUAL(pchmod(0600), 0);
+	CU_ASSERT_EQUAL(stat(devpath, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	CU_ASSERT_EQUAL(info.mode, 0600);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 	CU_ASSERT_EQUAL_FATAL(pattach("dd", 2, PHEAP_ATTACH), 0);
 	CU_ASSERT_STRING_EQUAL(BASE, "on devdax");
@@ -171,6 +179,14 @@ test_second_process(void)
 static void
 test_reformat(void)
 {
+	/* udev resets node modes at boot: attach puts the header's back */
+	struct stat sb;
+	CU_ASSERT_EQUAL(chmod(devpath, 0666), 0);
+	CU_ASSERT_EQUAL(pattach("dd", 2, PHEAP_ATTACH | PHEAP_RDONLY), 0);
+	CU_ASSERT_EQUAL(stat(devpath, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+
 	CU_ASSERT_EQUAL(pheap_format_device(devpath, 0), -EEXIST);
 	CU_ASSERT_EQUAL(pattach("dd", 2, PHEAP_ATTACH), 0);	/* still there */
 	CU_ASSERT_EQUAL(pdetach(), 0);
