@@ -141,38 +141,9 @@ test_format_create_grow(void)
 static void
 test_second_process(void)
 {
-	int c2p[2], p2c[2];
-	char r;
-
 	CU_ASSERT_EQUAL_FATAL(pattach("dd", 2, PHEAP_ATTACH), 0);
 	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
-	CU_ASSERT_FATAL(pipe(c2p) == 0 && pipe(p2c) == 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		char c;
-		int ok = pdetach() == 0 && pattach("dd", 2, PHEAP_ATTACH) == 0;
-
-		if (write(c2p[1], "a", 1) != 1 || read(p2c[0], &c, 1) != 1)
-			_exit(1);
-		ok = ok && strcmp(BASE + 2 * PG, "grown on dax") == 0;
-		strcpy(BASE + 2 * PG + 64, "seen");
-		if (write(c2p[1], "g", 1) != 1 || read(p2c[0], &c, 1) != 1)
-			_exit(1);
-		ok = ok && tu_faults(BASE + PG, 0) && !tu_faults(BASE, 1);
-		_exit(ok ? 0 : 2);
-	}
-	CU_ASSERT_EQUAL(read(c2p[0], &r, 1), 1);
-	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
-	strcpy(BASE + 2 * PG, "grown on dax");
-	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
-	CU_ASSERT_EQUAL(read(c2p[0], &r, 1), 1);
-	CU_ASSERT_STRING_EQUAL(BASE + 2 * PG + 64, "seen");
-	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
-	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
-	int st;
-	waitpid(pid, &st, 0);
-	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tu_check_follow("dd", 1);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 

@@ -57,39 +57,10 @@ test_fork_inherit(void)
 static void
 test_fork_propagation(void)
 {
-	int c2p[2], p2c[2];
-	char r;
-
 	tu_pool();
 	CU_ASSERT_EQUAL_FATAL(pattach("forkprop", 8, PHEAP_CREATE), 0);
 	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
-	CU_ASSERT_FATAL(pipe(c2p) == 0 && pipe(p2c) == 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	if (pid == 0) {
-		char c;
-		int ok = 1;
-
-		if (read(p2c[0], &c, 1) != 1)	/* parent grew to 3 pages */
-			_exit(1);
-		ok &= strcmp(BASE + 2 * PG, "grown") == 0;
-		strcpy(BASE + 2 * PG + 64, "seen");
-		if (write(c2p[1], "g", 1) != 1 || read(p2c[0], &c, 1) != 1)
-			_exit(1);
-		ok &= tu_faults(BASE + PG, 0);	/* parent shrank to 1 */
-		ok &= !tu_faults(BASE, 1);
-		_exit(ok ? 0 : 2);
-	}
-	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
-	strcpy(BASE + 2 * PG, "grown");
-	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
-	CU_ASSERT_EQUAL(read(c2p[0], &r, 1), 1);
-	CU_ASSERT_STRING_EQUAL(BASE + 2 * PG + 64, "seen");
-	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
-	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
-	int st;
-	waitpid(pid, &st, 0);
-	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	tu_check_follow("forkprop", 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 

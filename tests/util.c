@@ -133,6 +133,57 @@ tu_faults(const void *addr, int write)
 	return r == 128 + SIGSEGV || r == 128 + SIGBUS;
 }
 
+#define TU_BASE ((char *)0x2a0002000000UL)
+#define TU_PG PHEAP_PAGE_SIZE
+
+static int
+follow_child(const char *id, int reattach, int to_parent, int from_parent)
+{
+	char c;
+	int ok = 1;
+
+	if (reattach)
+		ok = pdetach() == 0 && pattach(id, strlen(id), PHEAP_ATTACH) == 0;
+	/* ready; then wait until the parent grew to 3 pages */
+	if (write(to_parent, "r", 1) != 1 || read(from_parent, &c, 1) != 1)
+		return 1;
+	ok = ok && strcmp(TU_BASE + 2 * TU_PG, "grown") == 0;
+	strcpy(TU_BASE + 2 * TU_PG + 64, "seen");
+	if (write(to_parent, "g", 1) != 1 || read(from_parent, &c, 1) != 1)
+		return 1;
+	/* the parent shrank to one page */
+	ok = ok && tu_faults(TU_BASE + TU_PG, 0) && !tu_faults(TU_BASE, 1);
+	return ok ? 0 : 2;
+}
+
+void
+tu_check_follow(const char *id, int reattach)
+{
+	int c2p[2], p2c[2];
+	char r;
+
+	CU_ASSERT_FATAL(pipe(c2p) == 0 && pipe(p2c) == 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(follow_child(id, reattach, c2p[1], p2c[0]));
+	CU_ASSERT_EQUAL(read(c2p[0], &r, 1), 1);
+	CU_ASSERT_EQUAL(pbrk((unsigned long)(TU_BASE + 3 * TU_PG)),
+		(long)(TU_BASE + 3 * TU_PG));
+	strcpy(TU_BASE + 2 * TU_PG, "grown");
+	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
+	CU_ASSERT_EQUAL(read(c2p[0], &r, 1), 1);
+	CU_ASSERT_STRING_EQUAL(TU_BASE + 2 * TU_PG + 64, "seen");
+	CU_ASSERT_EQUAL(pbrk((unsigned long)(TU_BASE + TU_PG)),
+		(long)(TU_BASE + TU_PG));
+	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
+	CU_ASSERT_EQUAL(wait_child(pid), 0);
+	for (int i = 0; i < 2; i++) {
+		close(c2p[i]);
+		close(p2c[i]);
+	}
+}
+
 const char *
 tu_path(void)
 {

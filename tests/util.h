@@ -27,6 +27,13 @@ int tu_child_as_nobody(int (*fn)(void *), void *arg);
 int tu_faults(const void *addr, int write);
 /* registers and runs one suite; returns the number of failures */
 int tu_main(const char *suite, const struct tu_test *tests);
+/*
+ * With the pheap id attached here at a break of one page: a forked child
+ * (which pdetaches and attaches id on its own if reattach, else keeps the
+ * inherited attachment) must see a grow to three pages with plain loads
+ * and stores, and then the shrink back to one page as faults.
+ */
+void tu_check_follow(const char *id, int reattach);
 /* path of the file of the pheap attached now */
 const char *tu_path(void);
 
