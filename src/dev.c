@@ -107,13 +107,6 @@ file_init_io(struct dev *d)
 	d->io.lim.allow_free = 0;
 }
 
-static int
-pmem2_fail(int ret, const char *what, const char *path)
-{
-	return err_set(ret < 0 && ret > -4096 ? -ret : EIO, "%s %s: %s", what,
-		path, pmem2_errormsg());
-}
-
 /* maps the first alignment unit of a dax device: header and runtime page */
 static int
 dax_open(struct dev *d, dev_t rdev)
@@ -139,10 +132,10 @@ dax_open(struct dev *d, dev_t rdev)
 	d->area_len = di.align;
 	ret = pmem2_source_from_fd(&d->src, d->fd);
 	if (ret)
-		return pmem2_fail(ret, "pmem2 source", d->path);
+		return err_pmem2(ret, "pmem2 source %s", d->path);
 	ret = pmem2_config_new(&cfg);
 	if (ret)
-		return pmem2_fail(ret, "pmem2 config", d->path);
+		return err_pmem2(ret, "pmem2 config %s", d->path);
 	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
 	pmem2_config_set_length(cfg, d->area_len);
 	pmem2_config_set_protection(cfg, d->rdonly ? PMEM2_PROT_READ :
@@ -150,7 +143,7 @@ dax_open(struct dev *d, dev_t rdev)
 	ret = pmem2_map_new(&d->area_map, cfg, d->src);
 	pmem2_config_delete(&cfg);
 	if (ret)
-		return pmem2_fail(ret, "mapping the header of", d->path);
+		return err_pmem2(ret, "mapping the header of %s", d->path);
 	d->area = pmem2_map_get_address(d->area_map);
 	d->io.read = dax_read;
 	d->io.write = dax_write;

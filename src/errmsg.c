@@ -3,9 +3,12 @@
  * errmsg.c -- thread-local error text, like pmem2_errormsg(): the library
  * never prints, it leaves the last failure's explanation here.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+
+#include <libpmem2.h>
 
 #include "pheap.h"
 #include "errmsg.h"
@@ -46,6 +49,24 @@ err_sys(int err, const char *fmt, ...)
 	snprintf(errmsg + n, sizeof(errmsg) - n, ": %s",
 		strerror_r(err, ebuf, sizeof(ebuf)));
 	return -err;
+}
+
+int
+err_pmem2(int ret, const char *fmt, ...)
+{
+	va_list ap;
+	size_t n;
+	/* libpmem2 returns -errno for system errors, its own codes below */
+	int e = ret < 0 && ret > -4096 ? -ret : EIO;
+
+	if (ret == PMEM2_E_MAPPING_EXISTS)
+		e = EEXIST;
+	va_start(ap, fmt);
+	vformat(fmt, ap);
+	va_end(ap);
+	n = strlen(errmsg);
+	snprintf(errmsg + n, sizeof(errmsg) - n, ": %s", pmem2_errormsg());
+	return -e;
 }
 
 void

@@ -56,17 +56,6 @@ struct rsv {
 	pmem2_memset_fn memset;
 };
 
-static int
-pmem2_err(int ret, const char *what)
-{
-	/* libpmem2 returns -errno for system errors, its own codes below */
-	int e = ret < 0 && ret > -4096 ? -ret : EIO;
-
-	if (ret == PMEM2_E_MAPPING_EXISTS)
-		e = EEXIST;
-	return err_set(e, "%s: %s", what, pmem2_errormsg());
-}
-
 /* PROT_NONE placeholder; MAP_FIXED_NOREPLACE never clobbers anything */
 static int
 guard(char *addr, uint64_t len)
@@ -132,12 +121,12 @@ rsv_new(struct rsv **rp, uint64_t base, uint64_t span, int fd,
 	munmap(r->base, 2 * PAGE);
 	ret = pmem2_vm_reservation_new(&r->pr, r->base, PAGE);
 	if (ret) {
-		ret = pmem2_err(ret, "pmem2_vm_reservation_new");
+		ret = err_pmem2(ret, "pmem2_vm_reservation_new");
 		goto fail;
 	}
 	ret = pmem2_source_from_fd(&r->src, fd);
 	if (ret) {
-		ret = pmem2_err(ret, "pmem2_source_from_fd");
+		ret = err_pmem2(ret, "pmem2_source_from_fd");
 		goto fail;
 	}
 	*rp = r;
@@ -168,7 +157,7 @@ map_range(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
 	}
 	ret = pmem2_config_new(&cfg);
 	if (ret)
-		return pmem2_err(ret, "pmem2_config_new");
+		return err_pmem2(ret, "pmem2_config_new");
 	/* PAGE works everywhere; the map tells what we really got */
 	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
 	pmem2_config_set_offset(cfg, r->data_off + off);
@@ -181,7 +170,7 @@ map_range(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
 		ret = pmem2_map_new(&map, cfg, r->src);
 	pmem2_config_delete(&cfg);
 	if (ret)
-		return pmem2_err(ret, "pmem2_map_new");
+		return err_pmem2(ret, "pmem2_map_new");
 	if (r->dax < 0) {
 		r->dax = pmem2_map_get_store_granularity(map) !=
 			PMEM2_GRANULARITY_PAGE;
@@ -208,7 +197,7 @@ grow(struct rsv *r, uint64_t nl, enum rsv_populate pop)
 	ret = pmem2_vm_reservation_extend(r->pr, delta);
 	if (ret) {
 		guard(tail, delta);
-		return pmem2_err(ret, "pmem2_vm_reservation_extend");
+		return err_pmem2(ret, "pmem2_vm_reservation_extend");
 	}
 	guard(tail, delta);	/* fills the hole if pmem2 used its slack */
 	ret = map_range(r, r->len, delta, pop);
@@ -228,7 +217,7 @@ unmap_last(struct rsv *r)
 	int ret = pmem2_map_delete(&s->map);
 
 	if (ret)
-		return pmem2_err(ret, "pmem2_map_delete");
+		return err_pmem2(ret, "pmem2_map_delete");
 	r->nseg--;
 	return 0;
 }
@@ -256,7 +245,7 @@ shrink(struct rsv *r, uint64_t nl)
 	}
 	ret = pmem2_vm_reservation_shrink(r->pr, nl + PAGE, r->len - nl);
 	if (ret)
-		return pmem2_err(ret, "pmem2_vm_reservation_shrink");
+		return err_pmem2(ret, "pmem2_vm_reservation_shrink");
 	guard(r->base + nl + PAGE, r->len - nl);
 	r->len = nl;
 	return 0;
