@@ -55,6 +55,17 @@ repair_mode(struct state *s)
 }
 
 
+uint64_t
+state_mapped_len(struct state *s)
+{
+	uint64_t len;
+
+	pthread_rwlock_rdlock(&s->map);
+	len = rsv_len(s->rsv);
+	pthread_rwlock_unlock(&s->map);
+	return len;
+}
+
 static void
 teardown(struct state *s)
 {
@@ -97,8 +108,8 @@ check_usc(struct state *s, const void *id, size_t len)
 	ret = lock_take(s->lock_fd, LOCK_BRK, F_WRLCK);
 	if (ret)
 		return ret;
-	ret = hdr_load(&s->dev.io, &f);
-	if (ret == 0 && f.ok) {
+	ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
+	if (ret == 0) {
 		f.hdr.usc = usc;
 		ret = hdr_store(&s->dev.io, &f.hdr, &f.slot);
 	}
@@ -125,9 +136,7 @@ attach_dev(struct state *s, const void *id, size_t len)
 	ret = lock_take(s->lock_fd, LOCK_BRK, F_RDLCK);
 	if (ret)
 		goto fail;
-	ret = hdr_load(&s->dev.io, &f);
-	if (ret == 0 && hdr_match(&f, id, len) <= 0)
-		ret = err_set(EUCLEAN, "pheap %s has a damaged header", s->dev.path);
+	ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
 	if (ret == 0)
 		ret = dev_check_size(&s->dev, &f.hdr);
 	if (ret == 0 && !s->rdonly)

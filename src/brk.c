@@ -15,17 +15,6 @@
 #include "lock.h"
 #include "state.h"
 
-static long
-current_brk(void)
-{
-	uint64_t len;
-
-	pthread_rwlock_rdlock(&st.map);
-	len = rsv_len(st.rsv);
-	pthread_rwlock_unlock(&st.map);
-	return (long)(st.hdr.base + len);
-}
-
 static int
 set_local(uint64_t len, enum rsv_populate pop)
 {
@@ -42,13 +31,11 @@ static long
 change(uint64_t want)
 {
 	struct hdr_found f;
-	int ret = hdr_load(&st.dev.io, &f);
+	int ret = hdr_load_id(&st.dev.io, st.hdr.id, st.hdr.id_len,
+		st.dev.path, &f);
 
 	if (ret)
 		return ret;
-	if (!f.ok || f.hdr.id_len != st.hdr.id_len ||
-			memcmp(f.hdr.id, st.hdr.id, f.hdr.id_len) != 0)
-		return err_set(EUCLEAN, "pheap %s: header damaged", st.dev.path);
 
 	struct hdr h = f.hdr;
 	uint64_t old = h.brk;
@@ -59,9 +46,8 @@ change(uint64_t want)
 		 * header write and its publish leaves processes mapping the old
 		 * break: finish its round, so this pbrk's answer is mapped.
 		 */
-		pthread_rwlock_rdlock(&st.map);
-		uint64_t have = rsv_len(st.rsv);
-		pthread_rwlock_unlock(&st.map);
+		uint64_t have = state_mapped_len(&st);
+
 		if (have == want)
 			return 0;
 		ret = set_local(want, want > have ? RSV_POPULATE_WRITE :
@@ -73,10 +59,11 @@ change(uint64_t want)
 		return ret;
 	}
 
-	if (want > old && want > dev_capacity(&st.dev, &h))
+	uint64_t cap = want > old ? dev_capacity(&st.dev, &h) : want;
+
+	if (want > cap)
 		return err_set(ENOMEM, "break %#llx beyond capacity %#llx",
-			(unsigned long long)want,
-			(unsigned long long)dev_capacity(&st.dev, &h));
+			(unsigned long long)want, (unsigned long long)cap);
 	if (want > old) {
 		ret = dev_grow(&st.dev, &h, old, want);
 		if (ret)
@@ -122,7 +109,7 @@ pbrk(unsigned long addr)
 		ret = err_set(EINVAL, "not attached to a pheap");
 		goto out;
 	}
-	uint64_t base = st.hdr.base, cur = (uint64_t)current_brk();
+	uint64_t base = st.hdr.base, cur = base + state_mapped_len(&st);
 
 	if (addr < base) {
 		ret = (long)cur;

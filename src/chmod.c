@@ -32,9 +32,7 @@ write_mode(uint32_t mode)
 		dev_close(&d);
 		return ret;
 	}
-	ret = hdr_load(&d.io, &f);
-	if (ret == 0 && !f.ok)
-		ret = err_set(EUCLEAN, "pheap %s: header damaged", d.path);
+	ret = hdr_load_id(&d.io, st.hdr.id, st.hdr.id_len, d.path, &f);
 	if (ret == 0) {
 		f.hdr.mode = mode;
 		ret = hdr_store(&d.io, &f.hdr, &f.slot);

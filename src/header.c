@@ -219,6 +219,17 @@ hdr_match(const struct hdr_found *f, const void *id, size_t len)
 	return 0;
 }
 
+int
+hdr_load_id(const struct hdr_io *io, const void *id, size_t len,
+	const char *path, struct hdr_found *f)
+{
+	int ret = hdr_load(io, f);
+
+	if (ret == 0 && hdr_match(f, id, len) <= 0)
+		ret = err_set(EUCLEAN, "pheap %s: header damaged", path);
+	return ret;
+}
+
 static int
 write_copy(const struct hdr_io *io, const struct hdr *h, int slot)
 {

@@ -76,6 +76,10 @@ struct hdr_found {
 
 /* reads both copies; 0 (see found->ok) or -errno on I/O failure */
 PHEAP_HIDDEN int hdr_load(const struct hdr_io *io, struct hdr_found *found);
+/* hdr_load() of the pheap id on the device at path: -EUCLEAN unless the
+ * header is valid and holds this id */
+PHEAP_HIDDEN int hdr_load_id(const struct hdr_io *io, const void *id,
+	size_t len, const char *path, struct hdr_found *found);
 /* does the header (valid or damaged) belong to this id? 1 valid, -1 damaged, 0 no */
 PHEAP_HIDDEN int hdr_match(const struct hdr_found *f, const void *id, size_t len);
 /* validates h against the backing's limits; 0 or -EUCLEAN with a message */

@@ -33,9 +33,7 @@ pheap_info(struct pheap_info *info)
 	memcpy(info->id, st.hdr.id, st.hdr.id_len);
 	info->id_len = st.hdr.id_len;
 	info->base = (void *)(uintptr_t)st.hdr.base;
-	pthread_rwlock_rdlock(&st.map);
-	uint64_t len = rsv_len(st.rsv);
-	pthread_rwlock_unlock(&st.map);
+	uint64_t len = state_mapped_len(&st);
 	info->brk = (char *)info->base + len;
 	struct hdr h = st.hdr;
 	h.brk = len;

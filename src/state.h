@@ -60,6 +60,9 @@ struct state {
 
 PHEAP_HIDDEN extern struct state st;
 
+/* attach.c: heap bytes mapped in this process now (takes map) */
+PHEAP_HIDDEN uint64_t state_mapped_len(struct state *s);
+
 /* sync.c: following and publishing break changes */
 PHEAP_HIDDEN int sync_join(struct state *s);
 PHEAP_HIDDEN int sync_start(struct state *s);
