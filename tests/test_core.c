@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -79,7 +80,10 @@ shrink_rounds(void *arg)
 		if (pattach(id, strlen(id), PHEAP_ATTACH))
 			return 2;
 		t.stop = 0;
+		t.n = 0;
 		pthread_create(&th, NULL, touch_loop, &t);
+		while (t.n < 100000)	/* running before the shrink */
+			sched_yield();
 		if (pbrk(B(8 * MiB)) != (long)B(8 * MiB))
 			return 3;
 		for (int i = 0; i < 100; i++) {
@@ -117,6 +121,7 @@ test_shrink_follower(void)
 	CU_ASSERT_EQUAL(pbrk(B(64 * MiB)), B(64 * MiB));
 	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, "shf", 0), 0);
 	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'T', 3 * MiB), 0);
+	usleep(50000);		/* its thread runs before the shrink */
 	CU_ASSERT_EQUAL(pbrk(B(8 * MiB)), B(8 * MiB));
 	for (int i = 0; i < 200; i++) {
 		unsigned long sz = (2 + rnd(&seed, 7)) * PG;

@@ -405,10 +405,11 @@ tu_peer_cmd(struct tu_peer *p, char op, unsigned long arg)
 
 	if (write(p->cmd, &m, sizeof(m)) != sizeof(m) ||
 			read(p->ans, &r, sizeof(r)) != sizeof(r)) {
+		pid_t pid = p->pid;
 		int st = tu_peer_stop(p);
 
 		fprintf(stderr, "peer %d died: status %d (128+signal)\n",
-			(int)p->pid, st);
+			(int)pid, st);
 		CU_FAIL("peer died");
 		return TU_PEER_DEAD;
 	}
