@@ -28,7 +28,8 @@
  * Knobs (environment): STRESS_SECONDS (60; STRESS_FULLFS_SECONDS, 20,
  * with --full-fs), STRESS_PROCS (8, a quarter of them read-only),
  * STRESS_THREADS (ppersist threads per read-write worker, 2),
- * STRESS_KILL_MS (mean time between kills, 400), STRESS_SEED,
+ * STRESS_PERSIST_US (pause of those threads between calls, 1000; 0 makes
+ * them spin), STRESS_KILL_MS (mean time between kills, 1000), STRESS_SEED,
  * STRESS_FULLFS_LEAVE_MB (free space left by the filler, 24),
  * PHEAP_TEST_DIR (where pools and images go, /tmp).
  * Last line: "stress: N passed, M failed"; exit status 1 on any failure.
@@ -129,7 +130,7 @@ struct fault {
 /* shared by the supervisor and all its processes (anonymous, shared) */
 struct board {
 	uint64_t base;
-	int stop, fullfs, nprocs, threads, printed;
+	int stop, fullfs, nprocs, threads, persist_us, printed;
 	uint32_t brk_seen[NSTEPS];	/* breaks that pbrk was asked for */
 	int nfaults;
 	struct fault faults[MAX_FAULTS];
@@ -361,6 +362,19 @@ region(uint64_t a)
 	return "outside the heap";
 }
 
+static const char *
+code_name(int signo, int code)
+{
+	if (code == 0)
+		return "";
+	if (signo == SIGSEGV)
+		return code == SEGV_MAPERR ? "/SEGV_MAPERR" :
+			code == SEGV_ACCERR ? "/SEGV_ACCERR" : "/other";
+	return code == BUS_ADRERR ? "/BUS_ADRERR" :
+		code == BUS_ADRALN ? "/BUS_ADRALN" :
+		code == BUS_OBJERR ? "/BUS_OBJERR" : "/other";
+}
+
 static void
 on_fault(int sig, siginfo_t *si, void *uc)
 {
@@ -373,8 +387,7 @@ on_fault(int sig, siginfo_t *si, void *uc)
 	fault_log(tl_who, sig, si->si_code, a);
 	ln_str(&l, "stress: FAULT ");
 	ln_str(&l, sig == SIGBUS ? "SIGBUS" : "SIGSEGV");
-	ln_str(&l, " si_code ");
-	ln_num(&l, (uint64_t)si->si_code, 10);
+	ln_str(&l, code_name(sig, si->si_code));
 	ln_str(&l, " at ");
 	ln_num(&l, a, 16);
 	ln_str(&l, " (");
@@ -384,6 +397,7 @@ on_fault(int sig, siginfo_t *si, void *uc)
 	if (g_w >= 0) {
 		ln_str(&l, " of worker ");
 		ln_num(&l, (uint64_t)g_w, 10);
+		ln_str(&l, B->slot[g_w].ro ? " (ro)" : " (rw)");
 	}
 	ln_str(&l, ", pid ");
 	ln_num(&l, (uint64_t)getpid(), 10);
@@ -510,8 +524,10 @@ persist_thread(void *arg)
 		else
 			__atomic_add_fetch(&s->cnt[C_TPERSIST], 1,
 				__ATOMIC_RELAXED);
-		struct timespec t = { 0, 1000000 };
-		nanosleep(&t, NULL);
+		if (B->persist_us) {
+			struct timespec t = { 0, 1000L * B->persist_us };
+			nanosleep(&t, NULL);
+		}
 	}
 	return NULL;
 }
@@ -1158,7 +1174,7 @@ static void
 run_phase(unsigned secs)
 {
 	uint64_t t0 = now_ns(), end = t0 + secs * 1000000000ULL, next = t0;
-	unsigned mean = (unsigned)env_num("STRESS_KILL_MS", 400);
+	unsigned mean = (unsigned)env_num("STRESS_KILL_MS", 1000);
 
 	for (int w = 0; w < B->nprocs; w++)
 		spawn(w);
@@ -1259,19 +1275,6 @@ setup_main(void)
 
 /* ------------------------------------------------------------- summary */
 
-static const char *
-code_name(int signo, int code)
-{
-	if (code == 0)
-		return "";
-	if (signo == SIGSEGV)
-		return code == SEGV_MAPERR ? "/SEGV_MAPERR" :
-			code == SEGV_ACCERR ? "/SEGV_ACCERR" : "/other";
-	return code == BUS_ADRERR ? "/BUS_ADRERR" :
-		code == BUS_ADRALN ? "/BUS_ADRALN" :
-		code == BUS_OBJERR ? "/BUS_OBJERR" : "/other";
-}
-
 /* faults grouped by signal, si_code, region and who */
 static void
 print_faults(int n)
@@ -1284,11 +1287,12 @@ print_faults(int n)
 		char k[200];
 		int j;
 
-		snprintf(k, sizeof(k), "%s%s in %s, %s",
+		snprintf(k, sizeof(k), "%s%s in %s, %s%s",
 			f->signo == SIGBUS ? "SIGBUS" : "SIGSEGV",
 			code_name(f->signo, f->code),
 			f->addr ? region(f->addr) : "(address unknown)",
-			who_name[f->who % W_NUM]);
+			who_name[f->who % W_NUM], f->worker < 0 ? "" :
+			B->slot[f->worker].ro ? " (ro worker)" : " (rw worker)");
 		for (j = 0; j < kinds && strcmp(key[j], k); j++)
 			;
 		if (j == kinds && kinds < 32) {
@@ -1531,8 +1535,12 @@ run(int fullfs, unsigned secs, int nprocs)
 		fflush(stdout);
 		run_phase(secs);
 		stop_phase();
-		int v = g_interrupted ? -1 : run_child(verifier_main, VERIFY_S + 30);
-		check(v == 0 || v == 1, "verifier ran to its end (status %d)", v);
+		if (g_interrupted) {
+			check(0, "run interrupted: no verification");
+		} else {
+			int v = run_child(verifier_main, VERIFY_S + 30);
+			check(v == 0 || v == 1, "verifier ran to its end (status %d)", v);
+		}
 		S.pass += B->vpass;
 		S.fail += B->vfail;
 		summarize(B->nfaults);
@@ -1566,6 +1574,7 @@ main(int argc, char **argv)
 		return 2;
 	g_sup = getpid();
 	B->threads = (int)threads;
+	B->persist_us = (int)env_num("STRESS_PERSIST_US", 1000) % 1000000;
 	g_seed = (unsigned)env_num("STRESS_SEED", (unsigned long)time(NULL));
 	snprintf(g_id, sizeof(g_id), "stress-%d", (int)g_sup);
 	g_pass = &S.pass;
