@@ -88,12 +88,13 @@ static const char *const op_name[OP_NUM] = { "idle", "pattach", "pdetach",
 /* operation counters, per worker slot, kept across restarts */
 enum cnt { C_ATTACH, C_DETACH, C_UP, C_DOWN, C_SAME, C_ENOMEM, C_EACCES,
 	C_ROSAME, C_QUERY, C_RECORD, C_VERIFY, C_VSKIP, C_TOUCH, C_TLOST, C_FORK,
-	C_INFO, C_TPERSIST, C_NUM };
+	C_CGROWN, C_CLOST, C_INFO, C_TPERSIST, C_NUM };
 static const char *const cnt_name[C_NUM] = { "pattach", "pdetach",
 	"pbrk-up", "pbrk-down", "pbrk-same", "pbrk-ENOMEM", "pbrk-EACCES(ro)",
 	"pbrk-no-change(ro)", "pbrk(0)", "record+ppersist", "records-read-verified",
 	"verify-inconclusive", "grown-touch", "grown-touch-lost-to-shrink",
-	"fork-reader", "pheap_info", "thread-ppersist" };
+	"fork-reader", "child-grown-read", "child-grown-read-lost-to-shrink",
+	"pheap_info", "thread-ppersist" };
 
 /* who took a fault */
 enum who { W_MAIN, W_THREAD, W_CHILD, W_UNCAUGHT, W_CHILD_UNCAUGHT,
@@ -532,7 +533,11 @@ persist_thread(void *arg)
 	return NULL;
 }
 
-/* after our own grow: touch a few pages of [FLOOR, brk) */
+/*
+ * After our own grow or a query: touch a few pages of [FLOOR, brk) (read
+ * only if attached read-only).  Another process may shrink it meanwhile:
+ * SIGSEGV there is allowed, SIGBUS never.
+ */
 static void
 touch_grown(uint64_t brk)
 {
@@ -548,7 +553,8 @@ touch_grown(uint64_t brk)
 		for (int i = 0; i < 4; i++) {
 			volatile uint64_t *p = (volatile uint64_t *)at(FLOOR +
 				rnd((unsigned)pages) * 4096 + (uint64_t)g_w * 8);
-			*p = (uint64_t)i;
+			if (!me()->ro)
+				*p = (uint64_t)i;
 			(void)*p;
 		}
 		tl_jb = NULL;
@@ -607,6 +613,8 @@ do_query(void)
 	op_end(C_QUERY);
 	if (!brk_ok(r))
 		wfail("pbrk(0) = %#lx (%s)", (unsigned long)r, pheap_errormsg());
+	else if ((uint64_t)r > B->base + FLOOR)
+		touch_grown((uint64_t)r - B->base);
 }
 
 static void
@@ -679,6 +687,33 @@ do_info(void)
 			in.base, in.brk, in.rdonly, in.id_len);
 }
 
+/*
+ * In the forked child: read each page of [FLOOR, break), as the break was
+ * at the start; a concurrent shrink may unmap it (SIGSEGV, allowed), but
+ * it must never raise SIGBUS.
+ */
+static void
+child_grown(void)
+{
+	sigjmp_buf jb;
+	long b = pbrk(0);
+	uint64_t end = brk_ok(b) ? (uint64_t)b - B->base : FLOOR;
+	volatile uint64_t sum = 0;
+
+	tl_lo = B->base + FLOOR;
+	tl_hi = B->base + FLOOR + SPAN + PG;
+	if (sigsetjmp(jb, 1) == 0) {
+		tl_jb = &jb;
+		for (uint64_t off = FLOOR; off < end; off += 4096)
+			sum += *(volatile const uint64_t *)at(off);
+		tl_jb = NULL;
+		__atomic_add_fetch(&me()->cnt[C_CGROWN], 1, __ATOMIC_RELAXED);
+	} else {
+		tl_jb = NULL;
+		__atomic_add_fetch(&me()->cnt[C_CLOST], 1, __ATOMIC_RELAXED);
+	}
+}
+
 /* in the forked child: read the whole floor range, check some records */
 static void
 reader_child(void)
@@ -691,6 +726,7 @@ reader_child(void)
 		sum += *(volatile const uint64_t *)at(off);
 	for (int i = 0; i < 4; i++)
 		verify_one();
+	child_grown();
 	if (rnd(2) && pdetach())
 		_exit(3);
 	_exit(0);
@@ -1322,7 +1358,7 @@ print_ops(uint64_t *max_ms)
 		all += tot[c];
 	printf("stress: operations: %llu in all\n", (unsigned long long)all);
 	for (int c = 0; c < C_NUM; c++)
-		printf("stress:   %-28s %llu\n", cnt_name[c],
+		printf("stress:   %-34s %llu\n", cnt_name[c],
 			(unsigned long long)tot[c]);
 	printf("stress: slowest pbrk: %llu ms\n", (unsigned long long)*max_ms);
 }
