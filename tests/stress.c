@@ -473,7 +473,12 @@ op_end(int cnt)
 	return took;
 }
 
-static pthread_rwlock_t g_attached = PTHREAD_RWLOCK_INITIALIZER;
+/*
+ * Held for reading around each thread ppersist, for writing around a
+ * detach and re-attach; writers first, lest the harness starve itself.
+ */
+static pthread_rwlock_t g_attached =
+	PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 static volatile int g_thread_stop;
 
 static int
@@ -999,7 +1004,8 @@ struct sup {
 	pid_t pid[MAX_PROCS];
 	int killed[MAX_PROCS];
 	uint64_t hang_start[MAX_PROCS], thang_start[MAX_PROCS];
-	int kills, restarts, deaths, hangs, hang_stop, dumps;
+	uint64_t last_prog[MAX_PROCS], prog_since[MAX_PROCS];
+	int kills, restarts, deaths, hangs, hang_stop, hang_idle, dumps;
 	int hang_op[OP_NUM];
 	int pass, fail;
 	int ro_n;
@@ -1043,6 +1049,12 @@ on_interrupt(int sig)
 static void
 spawn(int w)
 {
+	struct slot *s = &B->slot[w];
+
+	/* what a killed predecessor was doing is no hang of the new one */
+	s->op = OP_IDLE;
+	s->t_busy = 0;
+	s->child = 0;
 	fflush(NULL);
 	pid_t p = fork();
 
@@ -1052,7 +1064,8 @@ spawn(int w)
 		setpgid(p, p);
 	S.pid[w] = p;
 	S.killed[w] = 0;
-	B->slot[w].pid = p;
+	S.prog_since[w] = 0;
+	s->pid = p;
 }
 
 static void
@@ -1140,6 +1153,16 @@ watch_one(int w, uint64_t now)
 		S.hangs++;
 		S.hang_op[OP_TPERSIST]++;
 		report_hang(w, "thread ppersist", now - tb);
+	}
+	uint64_t prog = __atomic_load_n(&s->progress, __ATOMIC_RELAXED);
+	if (prog != S.last_prog[w] || !S.prog_since[w]) {
+		S.last_prog[w] = prog;
+		S.prog_since[w] = now;
+	} else if (op == OP_IDLE && now > S.prog_since[w] + 2 * HANG_NS) {
+		S.prog_since[w] = now;
+		S.hangs++;
+		S.hang_idle++;
+		report_hang(w, "no progress outside library calls", 2 * HANG_NS);
 	}
 	if (op != OP_IDLE && now > st + STUCK_NS && !S.killed[w]) {
 		printf("stress: HANG worker %d stuck in %s for %.0f s: killed\n",
@@ -1376,7 +1399,7 @@ summarize(int nfaults)
 	for (int o = 0; o < OP_NUM; o++)
 		if (S.hang_op[o])
 			printf(" %s > 5 s: %d;", op_name[o], S.hang_op[o]);
-	printf(" not stopped: %d\n", S.hang_stop);
+	printf(" no progress: %d; not stopped: %d\n", S.hang_idle, S.hang_stop);
 	printf("stress: faults %d\n", nfaults);
 	print_faults(nfaults);
 	for (int w = 0; w < B->nprocs; w++) {
