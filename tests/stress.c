@@ -31,6 +31,7 @@
  * STRESS_PERSIST_US (pause of those threads between calls, 1000; 0 makes
  * them spin), STRESS_KILL_MS (mean time between kills, 1000), STRESS_SEED,
  * STRESS_FULLFS_LEAVE_MB (free space left by the filler, 24),
+ * STRESS_FULLFS_TMPFS (1: tmpfs instead of a loop ext4 image),
  * PHEAP_TEST_DIR (where pools and images go, /tmp).
  * Last line: "stress: N passed, M failed"; exit status 1 on any failure.
  */
@@ -818,6 +819,7 @@ worker_main(int w)
 		_exit(EX_SETUP);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGALRM, SIG_DFL);	/* the watchdog is the supervisor's */
 	fault_handlers();
 	g_seed ^= (unsigned)getpid() * 2654435761U ^ (unsigned)now_ns();
 	if (wattach())
@@ -1291,6 +1293,7 @@ run_child(void (*fn)(void), unsigned secs)
 		setpgid(0, 0);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGALRM, SIG_DFL);
 		fn();
 		_exit(0);
 	}
@@ -1455,7 +1458,10 @@ unmount_it(void)
 	g_mnt[0] = 0;
 }
 
-/* a ~200 MiB ext4 image on a loop device, or a 160 MiB tmpfs */
+/*
+ * A ~200 MiB ext4 image on a loop device (the realistic case), or a
+ * 160 MiB tmpfs if that cannot be made or STRESS_FULLFS_TMPFS=1.
+ */
 static int
 mount_small(const char *top, char *mnt, size_t len)
 {
@@ -1466,7 +1472,8 @@ mount_small(const char *top, char *mnt, size_t len)
 	snprintf(mnt, len, "%s/mnt", top);
 	if (mkdir(mnt, 0755))
 		return -1;
-	fd = open(img, O_RDWR | O_CREAT, 0600);
+	fd = env_num("STRESS_FULLFS_TMPFS", 0) ? -1 :
+		open(img, O_RDWR | O_CREAT, 0600);
 	if (fd >= 0 && ftruncate(fd, 200 * (off_t)MiB) == 0) {
 		close(fd);
 		snprintf(cmd, sizeof(cmd), "mkfs.ext4 -q -F '%s' >/dev/null 2>&1 &&"
@@ -1482,7 +1489,7 @@ mount_small(const char *top, char *mnt, size_t len)
 	unlink(img);
 	if (mount("stress", mnt, "tmpfs", 0, "size=160m") == 0) {
 		snprintf(g_mnt, sizeof(g_mnt), "%s", mnt);
-		printf("stress: full-fs: tmpfs of 160 MiB at %s (no loop ext4)\n", mnt);
+		printf("stress: full-fs: tmpfs of 160 MiB at %s\n", mnt);
 		return 0;
 	}
 	return -1;
