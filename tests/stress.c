@@ -29,7 +29,10 @@
  * with --full-fs), STRESS_PROCS (8, a quarter of them read-only),
  * STRESS_THREADS (ppersist threads per read-write worker, 2),
  * STRESS_PERSIST_US (pause of those threads between calls, 1000; 0 makes
- * them spin), STRESS_KILL_MS (mean time between kills, 1000), STRESS_SEED,
+ * them spin), STRESS_KILL_MS (mean time between kills, 1000),
+ * STRESS_STOP_MS (mean time between SIGSTOPs of a worker for 6 s; off by
+ * default: the contract bounds how long a stopped process may hold the
+ * others, the pre-fix library does not), STRESS_SEED,
  * STRESS_FULLFS_LEAVE_MB (free space left by the filler, 24),
  * STRESS_FULLFS_TMPFS (1: tmpfs instead of a loop ext4 image),
  * PHEAP_TEST_DIR (where pools and images go, /tmp).
@@ -73,6 +76,7 @@
 #define HANG_NS		(5ULL * 1000000000ULL)	/* an operation this long hangs */
 #define STUCK_NS	(20ULL * 1000000000ULL)	/* then it is killed */
 #define STOP_NS		(15ULL * 1000000000ULL)
+#define STOP_FOR_NS	(6ULL * 1000000000ULL)	/* a SIGSTOP lasts */
 #define VERIFY_S	60
 #define HDR_OFF		(2 * MiB)	/* data offset of a pheap file */
 
@@ -81,21 +85,21 @@ enum { EX_SEGV = 70, EX_BUS = 71, EX_ATTACH = 72, EX_SETUP = 73 };
 
 /* what a worker is doing: its last operation, for hang reports */
 enum op { OP_IDLE, OP_ATTACH, OP_DETACH, OP_PBRK, OP_QUERY, OP_RECORD,
-	OP_VERIFY, OP_TOUCH, OP_FORK, OP_INFO, OP_TPERSIST, OP_NUM };
+	OP_VERIFY, OP_TOUCH, OP_FORK, OP_INFO, OP_CHMOD, OP_TPERSIST, OP_NUM };
 static const char *const op_name[OP_NUM] = { "idle", "pattach", "pdetach",
 	"pbrk", "pbrk(0)", "record+ppersist", "verify", "grown-touch",
-	"fork+wait reader", "pheap_info", "thread ppersist" };
+	"fork+wait reader", "pheap_info", "pchmod", "thread ppersist" };
 
 /* operation counters, per worker slot, kept across restarts */
 enum cnt { C_ATTACH, C_DETACH, C_UP, C_DOWN, C_SAME, C_ENOMEM, C_EACCES,
 	C_ROSAME, C_QUERY, C_RECORD, C_VERIFY, C_VSKIP, C_TOUCH, C_TLOST, C_FORK,
-	C_CGROWN, C_CLOST, C_INFO, C_TPERSIST, C_NUM };
+	C_CGROWN, C_CLOST, C_INFO, C_CHMOD, C_TPERSIST, C_NUM };
 static const char *const cnt_name[C_NUM] = { "pattach", "pdetach",
 	"pbrk-up", "pbrk-down", "pbrk-same", "pbrk-ENOMEM", "pbrk-EACCES(ro)",
 	"pbrk-no-change(ro)", "pbrk(0)", "record+ppersist", "records-read-verified",
 	"verify-inconclusive", "grown-touch", "grown-touch-lost-to-shrink",
 	"fork-reader", "child-grown-read", "child-grown-read-lost-to-shrink",
-	"pheap_info", "thread-ppersist" };
+	"pheap_info", "pchmod", "thread-ppersist" };
 
 /* who took a fault */
 enum who { W_MAIN, W_THREAD, W_CHILD, W_UNCAUGHT, W_CHILD_UNCAUGHT,
@@ -774,6 +778,19 @@ do_fork(void)
 	child_status(c, st);
 }
 
+/* the owner (we run as the creator) may pchmod, even read-only */
+static void
+do_chmod(void)
+{
+	unsigned long mode = rnd(2) ? 0644 : 0664;
+
+	op_begin(OP_CHMOD, mode);
+	int e = pchmod(mode);
+	op_end(C_CHMOD);
+	if (e)
+		wfail("pchmod(%#lo): %d (%s)", mode, e, pheap_errormsg());
+}
+
 static void
 do_reattach(void)
 {
@@ -800,8 +817,10 @@ worker_step(int ro)
 		do_fork();
 	else if (r < 89)
 		do_reattach();
-	else if (r < 94)
+	else if (r < 92)
 		do_info();
+	else if (r < 94)
+		do_chmod();
 	else
 		do_query();
 }
@@ -1007,6 +1026,8 @@ struct sup {
 	int killed[MAX_PROCS];
 	uint64_t hang_start[MAX_PROCS], thang_start[MAX_PROCS];
 	uint64_t last_prog[MAX_PROCS], prog_since[MAX_PROCS];
+	uint64_t cont_at[MAX_PROCS];	/* stopped by us until then */
+	int stops;
 	int kills, restarts, deaths, hangs, hang_stop, hang_idle, dumps;
 	int hang_op[OP_NUM];
 	int pass, fail;
@@ -1067,6 +1088,7 @@ spawn(int w)
 	S.pid[w] = p;
 	S.killed[w] = 0;
 	S.prog_since[w] = 0;
+	S.cont_at[w] = 0;
 	s->pid = p;
 }
 
@@ -1225,9 +1247,44 @@ maybe_kill(uint64_t now, uint64_t *next, unsigned mean_ms)
 		return;
 	*next = now + (uint64_t)rnd(2 * mean_ms + 1) * 1000000ULL;
 	int w = (int)rnd((unsigned)B->nprocs);
-	if (S.pid[w] > 0 && !S.killed[w]) {
+	/* a worker we stopped must hold the others: not a kill victim */
+	if (S.pid[w] > 0 && !S.killed[w] && !S.cont_at[w]) {
 		S.killed[w] = 1;
 		kill(-S.pid[w], SIGKILL);
+	}
+}
+
+/* STRESS_STOP_MS: stop a random worker with SIGSTOP for STOP_FOR_NS */
+static void
+maybe_stop(uint64_t now, uint64_t *next, unsigned mean_ms)
+{
+	if (!mean_ms || now < *next)
+		return;
+	*next = now + (uint64_t)rnd(2 * mean_ms + 1) * 1000000ULL;
+	int w = (int)rnd((unsigned)B->nprocs);
+	if (S.pid[w] > 0 && !S.killed[w] && !S.cont_at[w]) {
+		S.cont_at[w] = now + STOP_FOR_NS;
+		S.stops++;
+		kill(-S.pid[w], SIGSTOP);
+	}
+}
+
+/* continues the stopped workers that are due (all if now == 0) */
+static void
+continue_due(uint64_t now)
+{
+	for (int w = 0; w < B->nprocs; w++) {
+		struct slot *s = &B->slot[w];
+
+		if (!S.cont_at[w] || (now && now < S.cont_at[w]))
+			continue;
+		S.cont_at[w] = 0;
+		if (S.pid[w] > 0)
+			kill(-S.pid[w], SIGCONT);
+		/* its own operations were slow because we stopped it */
+		S.hang_start[w] = __atomic_load_n(&s->op_start, __ATOMIC_RELAXED);
+		S.thang_start[w] = __atomic_load_n(&s->t_busy, __ATOMIC_RELAXED);
+		S.prog_since[w] = 0;
 	}
 }
 
@@ -1235,7 +1292,9 @@ static void
 run_phase(unsigned secs)
 {
 	uint64_t t0 = now_ns(), end = t0 + secs * 1000000000ULL, next = t0;
+	uint64_t next_stop = t0 + 2000000000ULL;
 	unsigned mean = (unsigned)env_num("STRESS_KILL_MS", 1000);
+	unsigned stop_ms = (unsigned)env_num("STRESS_STOP_MS", 0);
 
 	for (int w = 0; w < B->nprocs; w++)
 		spawn(w);
@@ -1244,11 +1303,14 @@ run_phase(unsigned secs)
 
 		reap(1);
 		maybe_kill(now, &next, mean);
+		maybe_stop(now, &next_stop, stop_ms);
+		continue_due(now);
 		for (int w = 0; w < B->nprocs; w++)
-			if (S.pid[w] > 0)
+			if (S.pid[w] > 0 && !S.cont_at[w])
 				watch_one(w, now);
 		sleep_ms(20);
 	}
+	continue_due(0);
 }
 
 static void
@@ -1396,8 +1458,9 @@ summarize(int nfaults)
 	int wfails = 0, idle = 0;
 
 	print_ops(&max_ms);
-	printf("stress: kills (SIGKILL at random) %d, restarts %d\n",
-		S.kills, S.restarts);
+	printf("stress: kills (SIGKILL at random) %d, restarts %d, "
+		"SIGSTOPs for %llu s %d\n", S.kills, S.restarts,
+		STOP_FOR_NS / 1000000000ULL, S.stops);
 	printf("stress: hangs %d:", S.hangs);
 	for (int o = 0; o < OP_NUM; o++)
 		if (S.hang_op[o])
