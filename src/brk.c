@@ -134,11 +134,12 @@ pbrk(unsigned long addr)
 			(unsigned long long)st.hdr.capacity);
 		goto out;
 	}
-	ret = lock_take(st.lock_fd, LOCK_BRK, F_WRLCK);
+	/* bounded: a holder stopped inside pbrk must not stop us forever */
+	ret = sync_lock_brk(&st, st.lock_fd);
 	if (ret)
 		goto out;
 	ret = change(want);
-	lock_drop(st.lock_fd, LOCK_BRK, 1);
+	sync_unlock_brk(&st, st.lock_fd);
 	if (ret == 0)
 		ret = (long)(base + want);
 out:

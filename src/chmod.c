@@ -99,12 +99,13 @@ pchmod(unsigned long mode)
 	ret = writable(&own, &d);
 	if (ret)
 		goto out;
-	ret = lock_take(d == &st.dev ? st.lock_fd : d->fd, LOCK_BRK, F_WRLCK);
+	ret = sync_lock_brk(&st, d == &st.dev ? st.lock_fd : d->fd);
 	if (ret == 0 && d == &st.dev)
 		ret = sync_orphan(&st);
-	if (ret == 0)
+	if (ret == 0) {
 		ret = set_mode(d, (uint32_t)mode);
-	lock_drop(d == &st.dev ? st.lock_fd : d->fd, LOCK_BRK, 1);
+		sync_unlock_brk(&st, d == &st.dev ? st.lock_fd : d->fd);
+	}
 	if (d != &st.dev)
 		dev_close(d);
 out:

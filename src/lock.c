@@ -52,8 +52,8 @@ lock_try(int fd, long byte, long len, short type)
 	return err_sys(errno, "locking the pheap");
 }
 
-static int
-passed(const struct timespec *d)
+int
+lock_expired(const struct timespec *d)
 {
 	struct timespec now;
 
@@ -73,7 +73,7 @@ lock_wait(int fd, long byte, long len, short type,
 
 		if (ret != -EAGAIN)
 			return ret;
-		if (passed(deadline))
+		if (lock_expired(deadline))
 			return -ETIMEDOUT;
 		nanosleep(&nap, NULL);
 		if (nap.tv_nsec < 500000)
@@ -127,3 +127,4 @@ lock_deadline(unsigned ms)
 	}
 	return t;
 }
+

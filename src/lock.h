@@ -38,5 +38,7 @@ PHEAP_HIDDEN int lock_held(int fd, long byte);
 PHEAP_HIDDEN unsigned lock_bound_ms(void);
 /* now + ms on CLOCK_MONOTONIC */
 PHEAP_HIDDEN struct timespec lock_deadline(unsigned ms);
+/* 1 once *deadline (CLOCK_MONOTONIC) has passed */
+PHEAP_HIDDEN int lock_expired(const struct timespec *deadline);
 
 #endif

@@ -42,6 +42,7 @@ struct runtime {
 	uint64_t stale;		/* epoch bytes of stragglers: not waited for */
 	uint64_t pending;	/* 1 from a coordinator's header write to the
 				 * end of its round: a dead one left it set */
+	uint64_t holder;	/* pid holding LOCK_BRK (a hint), or 0 */
 };
 
 #define RT_GEN(v)	((uint32_t)(v))
@@ -84,6 +85,10 @@ PHEAP_HIDDEN int state_set_len(struct state *s, uint64_t len,
 PHEAP_HIDDEN int sync_join(struct state *s);
 PHEAP_HIDDEN int sync_start(struct state *s);
 PHEAP_HIDDEN void sync_stop(struct state *s);
+/* LOCK_BRK for writing on fd, bounded: 0 or -EBUSY; sync_unlock_brk
+ * drops it */
+PHEAP_HIDDEN int sync_lock_brk(struct state *s, int fd);
+PHEAP_HIDDEN void sync_unlock_brk(struct state *s, int fd);
 /* a coordinator (holding LOCK_BRK) is about to change the header */
 PHEAP_HIDDEN void sync_begin(struct state *s);
 /* rings, waits (bounded) until every attached process has looked at the

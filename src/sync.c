@@ -41,6 +41,7 @@
 #include <limits.h>
 #include <linux/futex.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -224,6 +225,69 @@ sync_stop(struct state *s)
 	}
 	pthread_join(s->thread, NULL);
 	s->thread_on = 0;
+}
+
+/* 1 if pid is a live process that is not stopped (from /proc) */
+static int
+running(uint64_t pid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	if (pid == 0 || pid > INT_MAX)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	return p && p[1] == ' ' && strchr("RSDIW", p[2]) != NULL;
+}
+
+/*
+ * The break lock is held by a coordinator for its round: at most the
+ * bound for its followers, plus its storage work, which a busy disk can
+ * make long.  So we wait while the holder named in the runtime page is
+ * running (up to HOLD_CAP bounds), and fail with EBUSY once it is stopped,
+ * dead-but-not-gone, or unknown (a reader's lock, say) for one bound.
+ */
+#define HOLD_CAP	15
+
+int
+sync_lock_brk(struct state *s, int fd)
+{
+	unsigned ms = lock_bound_ms();
+	struct timespec dl = lock_deadline(ms), cap = lock_deadline(ms * HOLD_CAP);
+	int ret;
+
+	while ((ret = lock_wait(fd, LOCK_BRK, 1, F_WRLCK, &dl)) == -ETIMEDOUT) {
+		uint64_t pid = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
+
+		if (!running(pid) || lock_expired(&cap))
+			return err_set(EBUSY, "the pheap's break lock has been "
+				"held for %u ms by %s", ms, pid ? "a process "
+				"that is not running (stopped?)" :
+				"an unknown process");
+		dl = lock_deadline(ms);
+	}
+	if (ret == 0 && !s->rdonly)
+		__atomic_store_n(&s->rt->holder, (uint64_t)getpid(),
+			__ATOMIC_RELEASE);
+	return ret;
+}
+
+void
+sync_unlock_brk(struct state *s, int fd)
+{
+	if (!s->rdonly)
+		__atomic_store_n(&s->rt->holder, 0, __ATOMIC_RELEASE);
+	lock_drop(fd, LOCK_BRK, 1);
 }
 
 void
