@@ -90,6 +90,7 @@ change(uint64_t want)
 	st.hdr.brk = want;
 	if (want < old)
 		(void)set_local(want, RSV_POPULATE_READ);
+	TH_POINT("brk.publish");
 	ret = sync_publish(&st, want);
 	if (ret)
 		return ret;

@@ -65,6 +65,7 @@ pchmod(unsigned long mode)
 	uint32_t both = st.hdr.mode & (uint32_t)mode;
 
 	/* the owner may need to write the header of a read-only pheap */
+	TH_POINT("chmod.fchmod_both");
 	if (fchmod(st.dev.fd, both | (me == 0 ? 0 : S_IWUSR))) {
 		ret = err_sys(errno, "chmod %s", st.dev.path);
 		goto out;
@@ -74,11 +75,14 @@ pchmod(unsigned long mode)
 		goto restore;
 	st.hdr.mode = (uint32_t)mode;
 restore:
+	TH_POINT("chmod.fchmod_new");
 	if (fchmod(st.dev.fd, st.hdr.mode) && ret == 0)
 		ret = err_sys(errno, "chmod %s", st.dev.path);
 	/* a device node's mode lives in devtmpfs: attach re-applies it */
+	TH_POINT("chmod.fsync");
 	if (ret == 0 && !st.dev.devdax && fsync(st.dev.fd))
 		ret = err_sys(errno, "fsync %s", st.dev.path);
+	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
 out:
 	pthread_mutex_unlock(&st.api);
 	return ret;
