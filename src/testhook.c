@@ -20,19 +20,24 @@
  * A rename, unlink or create alone changes nothing durable, and a file's
  * mode changes only at fsync (its first record takes the mode it has).
  * testhook_shadow_restore() rebuilds the pool from the shadow: files never
- * listed durably vanish, names come back as last synced, sizes and
- * contents revert to their last durable state.
+ * listed durably vanish, names come back as last synced, sizes, modes and
+ * owners revert to their last durable state.  Contents either revert too
+ * (writeback 0), or are the live contents clipped to the durable size
+ * (writeback 1: every dirty page had been written back, no metadata had
+ * been committed since the last sync -- what ext4's data=ordered allows).
  *
  * What it models: a power cut at the crash point, where the storage kept
- * exactly what the durability calls promised.  A real system may have
- * written back more (page-cache write-back at any time): each such outcome
- * lies between the plain-kill run (everything written) and this one
- * (only what was promised), per file and per range.  It does not model:
- * mixes of the two within one file (some dirty pages written back, others
- * not -- only header pages and freshly zeroed pages are dirty here), torn
- * sectors inside one header copy (tests/test_header.c tears every byte),
- * reordering by the device, or ppersist()/pdetach() durability (the test
- * declares its data durable by starting the shadow after writing it).
+ * exactly what the durability calls promised (writeback 0), or that plus
+ * all data (writeback 1).  Together with the plain kill (everything kept)
+ * these are the corners of what write-back can do.  It does not model:
+ * write-back of some dirty pages of a file but not others (here the dirty
+ * pages of an operation are header copies, each alone in its 4 KiB block,
+ * and freshly zeroed heap pages), metadata committed without a sync (a
+ * journal commit by another file's fsync: rename or truncate durable
+ * earlier than promised), torn sectors inside one header copy
+ * (tests/test_header.c tears every byte), reordering by the device, or
+ * ppersist()/pdetach() durability (the test declares its data durable by
+ * starting the shadow after writing it).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -358,12 +363,30 @@ testhook_shadow_begin(const char *pool, const char *shadow)
 	return ret;
 }
 
-/* recreates pool/name from the shadow of inode ino */
+/* live files of the pool before the restore, by inode */
+struct th_live {
+	int n;
+	unsigned long long ino[TH_TRACE_MAX];
+	int fd[TH_TRACE_MAX];
+};
+
+static int
+live_fd(const struct th_live *l, unsigned long long ino)
+{
+	for (int i = 0; i < l->n; i++)
+		if (l->ino[i] == ino)
+			return l->fd[i];
+	return -1;
+}
+
+/* recreates pool/name from the shadow of inode ino, with the live
+ * contents over it if writeback (live < 0: none) */
 static int
 restore_one(int dfd, const char *shadow, unsigned long long ino,
-	const char *name)
+	const char *name, int live)
 {
 	struct th_meta m;
+	struct stat sb;
 	char p[PATH_MAX];
 	int ret = meta_load(shadow, ino, &m);
 
@@ -378,6 +401,9 @@ restore_one(int dfd, const char *shadow, unsigned long long ino,
 		ret = copy_range(src, fd, 0, m.size, 1);
 		close(src);
 	}
+	if (ret == 0 && live >= 0 && fstat(live, &sb) == 0)
+		ret = copy_range(live, fd, 0, (uint64_t)sb.st_size < m.size ?
+			(uint64_t)sb.st_size : m.size, 0);
 	if (ret == 0 && ftruncate(fd, (off_t)m.size))
 		ret = -errno;
 	if (ret == 0 && fchown(fd, m.uid, m.gid) && errno != EPERM)
@@ -388,34 +414,61 @@ restore_one(int dfd, const char *shadow, unsigned long long ino,
 	return ret;
 }
 
+/* opens (if writeback) and unlinks every entry of the pool */
+static int
+clear_pool(int dfd, struct th_live *l, int writeback)
+{
+	DIR *dp = fdopendir(dup(dfd));
+	struct dirent *de;
+	struct stat sb;
+
+	l->n = 0;
+	if (!dp)
+		return -errno;
+	while ((de = readdir(dp)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int fd = writeback && l->n < TH_TRACE_MAX ? openat(dfd,
+			de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+			O_NONBLOCK) : -1;
+
+		if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+			l->ino[l->n] = sb.st_ino;
+			l->fd[l->n++] = fd;
+		} else if (fd >= 0) {
+			close(fd);
+		}
+		unlinkat(dfd, de->d_name, 0);
+	}
+	closedir(dp);
+	return 0;
+}
+
 int
-testhook_shadow_restore(const char *pool, const char *shadow)
+testhook_shadow_restore(const char *pool, const char *shadow, int writeback)
 {
 	char p[PATH_MAX], name[NAME_MAX + 1];
 	unsigned long long ino;
 	int dfd = open(pool, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *dp = dfd < 0 ? NULL : fdopendir(dup(dfd));
-	struct dirent *de;
+	struct th_live live = { .n = 0 };
 	FILE *list;
-	int ret = 0;
+	int ret = dfd < 0 ? -errno : clear_pool(dfd, &live, writeback);
 
-	if (!dp) {
+	if (ret) {
 		if (dfd >= 0)
 			close(dfd);
-		return -ENOENT;
+		return ret;
 	}
-	while ((de = readdir(dp)) != NULL)
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			unlinkat(dfd, de->d_name, 0);
-	closedir(dp);
 	snprintf(p, sizeof(p), "%s/dir.list", shadow);
 	list = fopen(p, "re");
 	if (!list)
 		ret = -errno;
 	while (ret == 0 && fscanf(list, "%llu %255s", &ino, name) == 2)
-		ret = restore_one(dfd, shadow, ino, name);
+		ret = restore_one(dfd, shadow, ino, name, live_fd(&live, ino));
 	if (list)
 		fclose(list);
+	for (int i = 0; i < live.n; i++)
+		close(live.fd[i]);
 	close(dfd);
 	return ret;
 }

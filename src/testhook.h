@@ -63,10 +63,12 @@ void testhook_trace_fd(int fd);
  * begin declares the present contents of the flat directory pool durable
  * (snapshot into the empty directory shadow) and starts recording every
  * TH_DURABLE there; restore, in any process after the crash, replaces
- * pool's files by the shadow's.  0 or -errno.
+ * pool's files by the shadow's (writeback: with the live contents, clipped
+ * to the durable sizes).  0 or -errno.
  */
 int testhook_shadow_begin(const char *pool, const char *shadow);
-int testhook_shadow_restore(const char *pool, const char *shadow);
+int testhook_shadow_restore(const char *pool, const char *shadow,
+	int writeback);
 /* dev_check_badblocks() reports [off, off + len) bad; len 0: no more */
 void testhook_inject_badblock(uint64_t off, uint64_t len);
 /* dev_usc() reports usc on every backend; on == 0: the real answer */
