@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_crash.c -- every crash point of every operation, in two variants.
+ * test_crash.c -- every crash point of every operation, in three variants.
  *
  * Linked with the test-only build (src/testhook.h).  For each operation and
  * each k = 1, 2, ... a forked child prepares a pool, then runs the
@@ -12,8 +12,8 @@
  *   drop+wb  a power cut after every dirty page was written back but no
  *            metadata (size, name, mode) committed since the last sync
  *            (testhook.c says precisely what these model).
- * After each run (crashed, or completed: then also with the drop) a fresh
- * process checks the pool:
+ * After each run (crashed, or completed: then the state must be the new one,
+ * in every variant) a fresh process checks the pool:
  *   - the pheap attaches (create: its id is absent, or a valid pheap of
  *     size 0), nothing else in the pool is lost, no id is duplicated;
  *   - the break is the old or the new one (completed: the new one);
@@ -24,7 +24,9 @@
  *   - header mode old or new; the file's mode, before the owner's next
  *     attach repairs it, no more permissive than the old or the new mode;
  *   - the next create leaves no creation debris (.tmp-*) in the pool.
- * The whole test prints the points of each operation and the total.
+ * For pbrk (kill variant) a second attached process survives each crash:
+ * see follower_check().  The test prints the points of each operation,
+ * the allowed outcomes it met, and the total (tests/README.md).
  */
 #include <dirent.h>
 #include <errno.h>
