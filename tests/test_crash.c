@@ -50,7 +50,7 @@
 #include "util.h"
 
 #define BASE ((char *)0x2a0002000000UL)
-#define B(x) ((unsigned long)(BASE + (x)))
+#define B(x) (0x2a0002000000UL + (unsigned long)(x))	/* integer: gcc 12 -fsanitize=undefined ICEs on constant pointer sums */
 #define AREA HDR_AREA_SIZE
 #define ID "crash-heap"
 #define KEEP "crash-keep"
@@ -111,8 +111,10 @@ fail(const char *fmt, ...)
 static void
 fill(uint64_t len)
 {
+	char *base = pheap_base();
+
 	for (uint64_t b = 0; b < len; b += 4096)
-		memset(BASE + b, (int)((b >> 12) * 31 + 7) & 0xff, 4096);
+		memset(base + b, (int)((b >> 12) * 31 + 7) & 0xff, 4096);
 }
 
 /* first offset in [from, to) that is not the pattern (or zero), or to */
@@ -182,15 +184,20 @@ become_nobody(void)
 
 /* ---- setups and operations (in the op child) ---- */
 
-/* ID with data_len bytes of pattern, durable, left attached */
+/* creates id with len bytes of pattern under brk, durable, left attached */
+static int
+make_heap(const char *id, uint64_t brk, uint64_t len)
+{
+	if (pattach(id, strlen(id), PHEAP_CREATE) || pbrk(B(brk)) != (long)B(brk))
+		return 1;
+	fill(len);
+	return ppersist(BASE, len) ? 1 : 0;
+}
+
 static int
 setup_heap(const struct scen *s)
 {
-	if (pattach(ID, strlen(ID), PHEAP_CREATE) ||
-			pbrk(B(s->old_brk)) != (long)B(s->old_brk))
-		return 1;
-	fill(s->data_len);
-	return ppersist(BASE, s->data_len) ? 1 : 0;
+	return make_heap(ID, s->old_brk, s->data_len);
 }
 
 static int
@@ -221,10 +228,7 @@ setup_create(const struct scen *s)
 	char p[600];
 	int fd;
 
-	if (pattach(KEEP, strlen(KEEP), PHEAP_CREATE) || pbrk(B(PG)) != (long)B(PG))
-		return 1;
-	fill(s->data_len);
-	if (ppersist(BASE, s->data_len) || pdetach())
+	if (make_heap(KEEP, s->old_brk, s->data_len) || pdetach())
 		return 1;
 	snprintf(p, sizeof(p), "%s/.tmp-1-debris.pheap", pool);
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
@@ -389,7 +393,8 @@ check_created(const struct scen *s, int done)
 	struct stat sb;
 	int exists = stat_id(ID, &sb) == 0, ret;
 
-	if (pattach(KEEP, strlen(KEEP), PHEAP_ATTACH) || pbrk(0) != (long)B(PG))
+	if (pattach(KEEP, strlen(KEEP), PHEAP_ATTACH) ||
+			pbrk(0) != (long)B(s->old_brk))
 		return fail("the other pheap: %s", pheap_errormsg());
 	if (verify(0, s->data_len, 0) != s->data_len || pdetach())
 		return fail("the other pheap lost data");
@@ -660,6 +665,7 @@ enumerate(struct scen *s)
 static struct scen scens[] = {
 	{ .name = "create (pattach PHEAP_CREATE, debris in the pool)",
 	  .setup = setup_create, .op = op_create, .data_len = PG,
+	  .old_brk = PG, .new_brk = PG,	/* of the other pheap */
 	  .old_mode = 0644, .new_mode = 0644, .create = 1 },
 	{ .name = "pbrk grow 2 -> 6 MiB", .setup = setup_heap, .op = op_brk,
 	  .follower = 1,
