@@ -47,6 +47,9 @@ struct pheap_info {
 	int		unsafe_shutdown; /* the pmem under it lost power
 					  * unsafely since the last read-write
 					  * attach (see pattach(3)) */
+	int		follow_error;	/* 0, or -errno while this process
+					  * could not map the durable break
+					  * (see pbrk(3)) */
 };
 
 int pattach(const char *guid, size_t len, unsigned long flag);

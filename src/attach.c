@@ -17,8 +17,11 @@
 
 struct state st = {
 	.api = PTHREAD_MUTEX_INITIALIZER,
-	.map = PTHREAD_RWLOCK_INITIALIZER,
+	.follow = PTHREAD_MUTEX_INITIALIZER,
+	/* writers first: ppersist() must never starve a break change */
+	.map = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP,
 	.lock_fd = -1,
+	.fork_fd = -1,
 	.dev = { .fd = -1 },
 };
 
@@ -40,20 +43,29 @@ check_flags(const char *guid, size_t len, unsigned long flag)
 	return 0;
 }
 
-/* the header is the truth; a crash inside pchmod may have left the file's
- * mode behind it: its owner (or root) puts it right */
+/*
+ * The header is the truth; a crash inside pchmod may have left the file's
+ * mode behind it: its owner (or root) puts it right -- under LOCK_BRK, so
+ * it never undoes a pchmod running now; skipped if that lock is busy.
+ */
 static void
 repair_mode(struct state *s)
 {
+	struct hdr_found f;
 	struct stat sb;
 	uid_t me = geteuid();
 
+	if (s->rdonly || (me != 0 && me != s->hdr.uid))
+		return;
 	if (fstat(s->dev.fd, &sb) || (sb.st_mode & 0777) == s->hdr.mode)
 		return;
-	if (me == 0 || me == s->hdr.uid)
-		(void)fchmod(s->dev.fd, s->hdr.mode);
+	if (lock_try(s->lock_fd, LOCK_BRK, 1, F_WRLCK))
+		return;
+	if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len, s->dev.path,
+			&f) == 0)
+		(void)fchmod(s->dev.fd, f.hdr.mode);
+	lock_drop(s->lock_fd, LOCK_BRK, 1);
 }
-
 
 uint64_t
 state_mapped_len(struct state *s)
@@ -64,6 +76,22 @@ state_mapped_len(struct state *s)
 	len = rsv_len(s->rsv);
 	pthread_rwlock_unlock(&s->map);
 	return len;
+}
+
+int
+state_set_len(struct state *s, uint64_t len, enum rsv_populate pop)
+{
+	uint64_t old;
+	int ret;
+
+	pthread_rwlock_wrlock(&s->map);
+	old = rsv_len(s->rsv);
+	ret = rsv_set_len(s->rsv, len);
+	pthread_rwlock_unlock(&s->map);
+	/* outside the lock: populating a large grow takes time */
+	if (ret == 0 && len > old)
+		ret = rsv_populate(s->rsv, old, len - old, pop);
+	return ret;
 }
 
 static void
@@ -78,6 +106,7 @@ teardown(struct state *s)
 		close(s->lock_fd);
 	s->lock_fd = -1;
 	dev_close(&s->dev);	/* drops the epoch lock */
+	s->epoch_held = 0;
 	s->attached = 0;
 }
 
@@ -87,12 +116,14 @@ teardown(struct state *s)
  * last read-write attach; a different count now means power was lost
  * without the caches being flushed since then, so even ppersist()ed data
  * may be gone.  We report it (pheap_info().unsafe_shutdown) and, attached
- * read-write, record the new count so it is reported once.
+ * read-write, record the new count so it is reported once (skipped, and
+ * reported again next time, if a break change holds LOCK_BRK too long).
  */
 static int
 check_usc(struct state *s, const void *id, size_t len)
 {
 	struct hdr_found f;
+	struct timespec dl;
 	uint64_t usc;
 	int ret;
 
@@ -103,25 +134,61 @@ check_usc(struct state *s, const void *id, size_t len)
 	if (ret || hdr_match(&f, id, len) <= 0 || f.hdr.usc == usc)
 		return 0;	/* damage is found (and reported) later */
 	s->unsafe_shutdown = f.hdr.usc != 0;
-	if (s->rdonly)
+	dl = lock_deadline(lock_bound_ms());
+	if (s->rdonly || lock_wait(s->lock_fd, LOCK_BRK, 1, F_WRLCK, &dl))
 		return 0;
-	ret = lock_take(s->lock_fd, LOCK_BRK, F_WRLCK);
-	if (ret)
-		return ret;
 	ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
 	if (ret == 0) {
 		f.hdr.usc = usc;
 		ret = hdr_store(&s->dev.io, &f.hdr, &f.slot);
 	}
-	lock_drop(s->lock_fd, LOCK_BRK);
+	lock_drop(s->lock_fd, LOCK_BRK, 1);
 	return ret;
 }
 
-/* maps the opened pheap; on failure everything is undone */
+/* reads and checks the header, maps [base, brk) */
+static int
+map_heap(struct state *s, const void *id, size_t len)
+{
+	struct hdr_found f;
+	int ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
+
+	if (ret == 0)
+		ret = dev_check_size(&s->dev, &f.hdr);
+	if (ret == 0 && !s->rdonly)
+		ret = dev_check_badblocks(&s->dev, &f.hdr);
+	if (ret)
+		return ret;
+	s->hdr = f.hdr;
+	repair_mode(s);
+	ret = rsv_new(&s->rsv, s->hdr.base, s->hdr.capacity, s->dev.fd,
+		s->hdr.data_off, s->rdonly);
+	if (ret == 0)
+		ret = state_set_len(s, s->hdr.brk, RSV_POPULATE_READ);
+	return ret;
+}
+
+/* a read-write attacher finishes a round a dead coordinator left open */
+static void
+adopt_orphan(struct state *s)
+{
+	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))
+		return;
+	if (lock_try(s->lock_fd, LOCK_BRK, 1, F_WRLCK))
+		return;		/* its coordinator is alive, or another finishes */
+	(void)sync_orphan(s);
+	lock_drop(s->lock_fd, LOCK_BRK, 1);
+}
+
+/*
+ * Maps the opened pheap; on failure everything is undone.  Takes no lock
+ * another process can hold for long: the epoch lock is taken before the
+ * header is read (see sync.c), so a break change made meanwhile is either
+ * in the header we read or followed by the sync thread.
+ */
 static int
 attach_dev(struct state *s, const void *id, size_t len)
 {
-	struct hdr_found f;
 	int ret;
 
 	s->lock_fd = dev_reopen(&s->dev, s->rdonly);
@@ -129,47 +196,26 @@ attach_dev(struct state *s, const void *id, size_t len)
 		ret = s->lock_fd;
 		goto fail;
 	}
-	ret = check_usc(s, id, len);
-	if (ret)
-		goto fail;
-	/* no pbrk may run while we join: read LOCK_BRK */
-	ret = lock_take(s->lock_fd, LOCK_BRK, F_RDLCK);
-	if (ret)
-		goto fail;
-	ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
-	if (ret == 0)
-		ret = dev_check_size(&s->dev, &f.hdr);
-	if (ret == 0 && !s->rdonly)
-		ret = dev_check_badblocks(&s->dev, &f.hdr);
-	if (ret)
-		goto unlock;
-	s->hdr = f.hdr;
-	repair_mode(s);
 	ret = dev_map_area(&s->dev);
 	if (ret)
-		goto unlock;
+		goto fail;
 	s->rt = (struct runtime *)((char *)s->dev.area + HDR_RUNTIME_OFF);
-	ret = rsv_new(&s->rsv, s->hdr.base, s->hdr.capacity, s->dev.fd,
-		s->hdr.data_off, s->rdonly);
+	ret = sync_join(s);
+	if (ret == 0)
+		ret = check_usc(s, id, len);
+	if (ret == 0)
+		ret = map_heap(s, id, len);
 	if (ret)
-		goto unlock;
-	ret = rsv_set_len(s->rsv, s->hdr.brk, RSV_POPULATE_READ);
-	if (ret)
-		goto unlock;
+		goto fail;
 	s->backend = s->dev.devdax ? PHEAP_BACKEND_DEVDAX :
 		rsv_is_dax(s->rsv) || dev_is_fsdax(&s->dev) ? PHEAP_BACKEND_FSDAX :
 		PHEAP_BACKEND_FILE;
-	ret = sync_join(s);
-	if (ret)
-		goto unlock;
-	lock_drop(s->lock_fd, LOCK_BRK);
 	ret = sync_start(s);
 	if (ret)
 		goto fail;
 	s->attached = 1;
+	adopt_orphan(s);
 	return 0;
-unlock:
-	lock_drop(s->lock_fd, LOCK_BRK);
 fail:
 	teardown(s);
 	return ret;
@@ -243,11 +289,9 @@ pdetach(void)
 		goto out;
 	}
 	sync_stop(&st);
-	pthread_rwlock_rdlock(&st.map);
 	if (!st.rdonly)
 		ret = rsv_persist(st.rsv, (void *)(uintptr_t)st.hdr.base,
 			rsv_len(st.rsv));
-	pthread_rwlock_unlock(&st.map);
 	teardown(&st);
 out:
 	pthread_mutex_unlock(&st.api);
@@ -260,23 +304,34 @@ static void
 fork_prepare(void)
 {
 	pthread_mutex_lock(&st.api);
+	pthread_mutex_lock(&st.follow);
 	pthread_rwlock_wrlock(&st.map);
+	sync_fork_prepare(&st);
 }
 
 static void
 fork_parent(void)
 {
+	sync_fork_parent(&st);
 	pthread_rwlock_unlock(&st.map);
+	pthread_mutex_unlock(&st.follow);
 	pthread_mutex_unlock(&st.api);
 }
 
 static void
 fork_child(void)
 {
-	/* the thread that held them in the parent is gone in the child */
+	pthread_rwlockattr_t a;
+
+	/* the threads that held them in the parent are gone in the child */
 	pthread_mutex_init(&st.api, NULL);
-	pthread_rwlock_init(&st.map, NULL);
-	if (st.attached && sync_after_fork(&st)) {
+	pthread_mutex_init(&st.follow, NULL);
+	pthread_rwlockattr_init(&a);
+	pthread_rwlockattr_setkind_np(&a,
+		PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st.map, &a);
+	pthread_rwlockattr_destroy(&a);
+	if (st.attached && sync_fork_child(&st)) {
 		/* cannot follow break changes: do not pretend to be attached */
 		st.thread_on = 0;
 		teardown(&st);
@@ -304,7 +359,7 @@ hexval(int c)
 static void
 exec_attach(void)
 {
-	const char *v = getenv("PHEAP_EXEC_ATTACH");
+	const char *v = secure_getenv("PHEAP_EXEC_ATTACH");
 	char id[PHEAP_ID_LEN_LIMIT];
 	size_t n = 0;
 	unsigned long flag = PHEAP_ATTACH;

@@ -2,12 +2,17 @@
 /*
  * brk.c -- pbrk(): move the break, durably, in every attached process.
  *
+ * With LOCK_BRK held for writing, a round (sync.c) left open by a dead
+ * coordinator is finished first.  Then:
  * Grow:   allocate zeroed storage, map it here (populated, writable), make
- *         the new break durable, publish it and wait for every process.
- * Shrink: make the new break durable, unmap here, publish and wait until
- *         no process maps the range any more, then free the storage.
- * A crash between steps leaves the old or the new break durable and at
- * worst storage beyond the break allocated, which the next grow discards.
+ *         the new break durable, then the round: ring, wait (bounded) for
+ *         every attached process to look at the header.
+ * Shrink: make the new break durable, unmap here, the round, and only then
+ *         free the storage (so no process that followed in time maps it).
+ * "pending" is set in the runtime page before the header is written and
+ * cleared at the end of the round.  A crash between steps leaves the old or
+ * the new break durable; storage beyond it, and processes that have not
+ * looked, are dealt with by whoever next finds "pending" set.
  */
 #include <errno.h>
 #include <string.h>
@@ -15,15 +20,49 @@
 #include "lock.h"
 #include "state.h"
 
+/* this process's mapping to len: the sync thread stays out meanwhile */
 static int
 set_local(uint64_t len, enum rsv_populate pop)
 {
 	int ret;
 
-	pthread_rwlock_wrlock(&st.map);
-	ret = rsv_set_len(st.rsv, len, pop);
-	pthread_rwlock_unlock(&st.map);
+	pthread_mutex_lock(&st.follow);
+	ret = state_set_len(&st, len, pop);
+	pthread_mutex_unlock(&st.follow);
 	return ret;
+}
+
+/* storage and local mapping for [old, want) */
+static int
+grow_local(struct hdr *h, uint64_t old, uint64_t want)
+{
+	int ret = dev_grow(&st.dev, h, old, want);
+
+	if (ret == 0)
+		ret = set_local(want, RSV_POPULATE_WRITE);
+	/* a device keeps what an earlier, larger heap wrote there */
+	if (ret == 0 && st.dev.devdax)
+		rsv_zero(st.rsv, old, want - old);
+	return ret;
+}
+
+/*
+ * After a failure: the break that is durable now (the old one, or the new
+ * one if only the second header copy failed) is mapped here, and the round
+ * makes everyone agree and frees whatever storage lies beyond it.
+ */
+static long
+undo(struct hdr *h, int err)
+{
+	struct hdr_found f;
+
+	if (hdr_load_id(&st.dev.io, st.hdr.id, st.hdr.id_len, st.dev.path,
+			&f) == 0)
+		*h = f.hdr;
+	st.hdr.brk = h->brk;
+	(void)set_local(h->brk, RSV_POPULATE_READ);
+	(void)sync_round(&st, h);
+	return err;
 }
 
 /* with LOCK_BRK held for writing */
@@ -31,73 +70,38 @@ static long
 change(uint64_t want)
 {
 	struct hdr_found f;
-	int ret = hdr_load_id(&st.dev.io, st.hdr.id, st.hdr.id_len,
-		st.dev.path, &f);
+	int ret = sync_orphan(&st);
 
+	if (ret == 0)
+		ret = hdr_load_id(&st.dev.io, st.hdr.id, st.hdr.id_len,
+			st.dev.path, &f);
 	if (ret)
 		return ret;
 
 	struct hdr h = f.hdr;
-	uint64_t old = h.brk;
+	uint64_t old = h.brk, have = state_mapped_len(&st);
 
-	if (want == old) {
-		/*
-		 * Usually nothing to do.  But a coordinator killed between its
-		 * header write and its publish leaves processes mapping the old
-		 * break: finish its round, so this pbrk's answer is mapped.
-		 */
-		uint64_t have = state_mapped_len(&st);
-
-		if (have == want)
-			return 0;
-		ret = set_local(want, want > have ? RSV_POPULATE_WRITE :
-			RSV_POPULATE_READ);
-		if (ret == 0)
-			ret = sync_publish(&st, want);
-		if (ret == 0 && want < have)
-			(void)dev_trim(&st.dev, &h, want);
-		return ret;
-	}
+	if (want == old)	/* nothing to change; catch up if we are behind */
+		return have == want ? 0 : set_local(want, want > have ?
+			RSV_POPULATE_WRITE : RSV_POPULATE_READ);
 
 	uint64_t cap = want > old ? dev_capacity(&st.dev, &h) : want;
 
 	if (want > cap)
 		return err_set(ENOMEM, "break %#llx beyond capacity %#llx",
 			(unsigned long long)want, (unsigned long long)cap);
-	if (want > old) {
-		ret = dev_grow(&st.dev, &h, old, want);
-		if (ret)
-			return ret;
-		ret = set_local(want, RSV_POPULATE_WRITE);
-		if (ret) {
-			dev_trim(&st.dev, &h, old);
-			return ret;
-		}
-		/* a device keeps what an earlier, larger heap wrote there */
-		if (st.dev.devdax)
-			rsv_zero(st.rsv, old, want - old);
-	}
+	sync_begin(&st);
+	if (want > old && (ret = grow_local(&h, old, want)))
+		return undo(&h, ret);
 	h.brk = want;
 	ret = hdr_store(&st.dev.io, &h, &f.slot);
-	if (ret) {
-		/* the old break is still the durable one */
-		if (want > old) {
-			set_local(old, RSV_POPULATE_READ);
-			dev_trim(&st.dev, &h, old);
-		}
-		return ret;
-	}
+	if (ret)
+		return undo(&h, ret);
 	st.hdr.brk = want;
 	if (want < old)
 		(void)set_local(want, RSV_POPULATE_READ);
 	TH_POINT("brk.publish");
-	ret = sync_publish(&st, want);
-	if (ret)
-		return ret;
-	/* nobody maps beyond the break now: the storage may go */
-	if (want < old)
-		(void)dev_trim(&st.dev, &h, want);
-	return 0;
+	return sync_round(&st, &h);
 }
 
 long
@@ -111,9 +115,11 @@ pbrk(unsigned long addr)
 		goto out;
 	}
 	uint64_t base = st.hdr.base, cur = base + state_mapped_len(&st);
+	int lag = __atomic_load_n(&st.follow_err, __ATOMIC_ACQUIRE);
 
 	if (addr < base) {
-		ret = (long)cur;
+		ret = lag ? err_set(-lag, "this process could not follow the "
+			"last break change (%s)", strerror(-lag)) : (long)cur;
 		goto out;
 	}
 	uint64_t delta = addr - base;
@@ -133,7 +139,7 @@ pbrk(unsigned long addr)
 	if (ret)
 		goto out;
 	ret = change(want);
-	lock_drop(st.lock_fd, LOCK_BRK);
+	lock_drop(st.lock_fd, LOCK_BRK, 1);
 	if (ret == 0)
 		ret = (long)(base + want);
 out:

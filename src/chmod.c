@@ -3,11 +3,18 @@
  * chmod.c -- pchmod(): the mode lives in the header (the truth, durable)
  * and on the backing file, where the kernel enforces it.
  *
- * The two cannot change atomically, so the file first gets only the bits
- * both modes share, then the header the new mode, then the file the new
- * mode: a crash at any point leaves the file no more permissive than the
- * old or the new mode, and the next attach by the owner finishes the job
- * (attach.c: repair_mode).
+ * Everything goes through what was opened at attach -- the descriptor, or
+ * a reopen of it through /proc/self/fd -- never through the path again: a
+ * chdir under a relative PHEAP_POOL, or a renamed pool, must not make
+ * pchmod miss the attached pheap or hit another one.
+ *
+ * The two modes cannot change atomically, so under LOCK_BRK the file first
+ * gets only the bits the durable mode and the new one share, then the
+ * header the new mode, then the file the new mode: a crash at any point
+ * leaves the file no more permissive than the old or the new mode, and the
+ * next read-write attach by the owner finishes the job (attach.c:
+ * repair_mode).  The old mode is the durable one, read under the lock, so
+ * a pchmod made by another process is never undone.
  */
 #include <errno.h>
 #include <string.h>
@@ -17,28 +24,59 @@
 #include "lock.h"
 #include "state.h"
 
-/* through a read-write open of its own: we may be attached read-only */
+/*
+ * A read-write handle on the attached pheap and the descriptor LOCK_BRK
+ * is taken on: our own when attached read-write; when read-only, a
+ * read-write reopen (the owner may have to lend itself u+w for it).
+ */
 static int
-write_mode(uint32_t mode)
+writable(struct dev *d, struct dev **use)
 {
-	struct dev d;
+	struct stat sb;
+	int fd;
+
+	if (!st.rdonly) {
+		*use = &st.dev;
+		return 0;
+	}
+	fd = dev_reopen(&st.dev, 0);
+	TH_POINT("chmod.lend_uw");
+	if (fd == -EACCES && fstat(st.dev.fd, &sb) == 0 &&
+			fchmod(st.dev.fd, (sb.st_mode & 0777) | S_IWUSR) == 0)
+		fd = dev_reopen(&st.dev, 0);
+	if (fd < 0)
+		return fd;
+	*use = d;
+	return dev_init(d, fd, st.dev.path, 0);
+}
+
+static int
+set_mode(struct dev *d, uint32_t mode)
+{
 	struct hdr_found f;
-	int ret = dev_open(&d, st.dev.path, 0);
+	int ret = hdr_load_id(&d->io, st.hdr.id, st.hdr.id_len, st.dev.path, &f);
 
 	if (ret)
 		return ret;
-	ret = lock_take(d.fd, LOCK_BRK, F_WRLCK);
-	if (ret) {
-		dev_close(&d);
-		return ret;
-	}
-	ret = hdr_load_id(&d.io, st.hdr.id, st.hdr.id_len, d.path, &f);
-	if (ret == 0) {
-		f.hdr.mode = mode;
-		ret = hdr_store(&d.io, &f.hdr, &f.slot);
-	}
-	lock_drop(d.fd, LOCK_BRK);
-	dev_close(&d);
+	uint32_t cur = f.hdr.mode;
+
+	/* the owner attached read-only may have lent itself u+w: no matter,
+	 * the file gets exactly the mode the header ends with */
+	TH_POINT("chmod.fchmod_both");
+	if (fchmod(st.dev.fd, cur & mode))
+		return err_sys(errno, "chmod %s", st.dev.path);
+	f.hdr.mode = mode;
+	ret = hdr_store(&d->io, &f.hdr, &f.slot);
+	if (ret == 0)
+		st.hdr.mode = mode;
+	TH_POINT("chmod.fchmod_new");
+	if (fchmod(st.dev.fd, ret ? cur : mode) && ret == 0)
+		ret = err_sys(errno, "chmod %s", st.dev.path);
+	/* a device node's mode lives in devtmpfs: attach re-applies it */
+	TH_POINT("chmod.fsync");
+	if (ret == 0 && !st.dev.devdax && fsync(st.dev.fd))
+		ret = err_sys(errno, "fsync %s", st.dev.path);
+	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
 	return ret;
 }
 
@@ -46,6 +84,7 @@ int
 pchmod(unsigned long mode)
 {
 	uid_t me = geteuid();
+	struct dev own, *d = NULL;
 	int ret;
 
 	pthread_mutex_lock(&st.api);
@@ -62,27 +101,17 @@ pchmod(unsigned long mode)
 			st.hdr.uid);
 		goto out;
 	}
-	uint32_t both = st.hdr.mode & (uint32_t)mode;
-
-	/* the owner may need to write the header of a read-only pheap */
-	TH_POINT("chmod.fchmod_both");
-	if (fchmod(st.dev.fd, both | (me == 0 ? 0 : S_IWUSR))) {
-		ret = err_sys(errno, "chmod %s", st.dev.path);
-		goto out;
-	}
-	ret = write_mode((uint32_t)mode);
+	ret = writable(&own, &d);
 	if (ret)
-		goto restore;
-	st.hdr.mode = (uint32_t)mode;
-restore:
-	TH_POINT("chmod.fchmod_new");
-	if (fchmod(st.dev.fd, st.hdr.mode) && ret == 0)
-		ret = err_sys(errno, "chmod %s", st.dev.path);
-	/* a device node's mode lives in devtmpfs: attach re-applies it */
-	TH_POINT("chmod.fsync");
-	if (ret == 0 && !st.dev.devdax && fsync(st.dev.fd))
-		ret = err_sys(errno, "fsync %s", st.dev.path);
-	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
+		goto out;
+	ret = lock_take(d == &st.dev ? st.lock_fd : d->fd, LOCK_BRK, F_WRLCK);
+	if (ret == 0 && d == &st.dev)
+		ret = sync_orphan(&st);
+	if (ret == 0)
+		ret = set_mode(d, (uint32_t)mode);
+	lock_drop(d == &st.dev ? st.lock_fd : d->fd, LOCK_BRK, 1);
+	if (d != &st.dev)
+		dev_close(d);
 out:
 	pthread_mutex_unlock(&st.api);
 	return ret;

@@ -171,8 +171,7 @@ dax_open(struct dev *d, dev_t rdev)
 int
 dev_open(struct dev *d, const char *path, int rdonly)
 {
-	struct stat st;
-	int fd, ret;
+	int fd;
 
 	memset(d, 0, sizeof(*d));
 	d->fd = -1;
@@ -184,9 +183,19 @@ dev_open(struct dev *d, const char *path, int rdonly)
 	if (fd < 0)
 		return err_sys(errno, "open %s", path);
 	fcntl(fd, F_SETFL, 0);
+	return dev_init(d, fd, path, rdonly);
+}
+
+int
+dev_init(struct dev *d, int fd, const char *path, int rdonly)
+{
+	struct stat st;
+	int ret;
+
+	memset(d, 0, sizeof(*d));
 	d->fd = fd;
 	d->rdonly = rdonly;
-	strcpy(d->path, path);
+	snprintf(d->path, sizeof(d->path), "%s", path);
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
 		file_init_io(d);
 		return 0;
@@ -209,6 +218,16 @@ dev_adopt(struct dev *d, int fd, const char *path)
 	file_init_io(d);
 }
 
+static int
+same_file(int a, int b)
+{
+	struct stat sa, sb;
+
+	return fstat(a, &sa) == 0 && fstat(b, &sb) == 0 &&
+		sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino &&
+		sa.st_rdev == sb.st_rdev;
+}
+
 int
 dev_reopen(const struct dev *d, int rdonly)
 {
@@ -216,11 +235,19 @@ dev_reopen(const struct dev *d, int rdonly)
 	int flags = (rdonly ? O_RDONLY : O_RDWR) | O_CLOEXEC;
 	int fd;
 
-	/* through /proc: the same file even if the pool entry was renamed */
+	/* through /proc: the same file whatever happened to its path (a
+	 * rename, a chdir under a relative PHEAP_POOL) */
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->fd);
 	fd = open(proc, flags);
-	if (fd < 0)
-		fd = open(d->path, flags | O_NOFOLLOW);
+	if (fd >= 0 || errno != ENOENT)
+		return fd >= 0 ? fd : err_sys(errno, "reopen %s", d->path);
+	/* no /proc: the path, if it still names the same file */
+	fd = open(d->path, flags | O_NOFOLLOW);
+	if (fd >= 0 && !same_file(fd, d->fd)) {
+		close(fd);
+		return err_set(ENOENT, "%s no longer names the attached pheap "
+			"(and /proc is not mounted)", d->path);
+	}
 	if (fd < 0)
 		return err_sys(errno, "reopen %s", d->path);
 	return fd;
@@ -392,8 +419,12 @@ dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 int
 dev_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 {
+	struct stat sb;
+
 	if (d->devdax)
 		return 0;
+	if (fstat(d->fd, &sb) == 0 && (uint64_t)sb.st_size <= h->data_off + brk)
+		return 0;	/* nothing beyond the break */
 	TH_POINT("dev.trim");
 	if (ftruncate(d->fd, (off_t)(h->data_off + brk)))
 		return err_sys(errno, "truncate %s", d->path);

@@ -31,6 +31,8 @@ struct dev {
 /* opens path for a pheap; -EACCES, -ENOENT, -ENOTSUP, or -EUCLEAN for
  * anything that is neither a regular file nor a dax device */
 PHEAP_HIDDEN int dev_open(struct dev *d, const char *path, int rdonly);
+/* dev_open() of an open fd (taken over, closed on failure) */
+PHEAP_HIDDEN int dev_init(struct dev *d, int fd, const char *path, int rdonly);
 /* takes over a read-write fd of a file being created */
 PHEAP_HIDDEN void dev_adopt(struct dev *d, int fd, const char *path);
 /* a second open file description of the same device (own OFD locks) */

@@ -36,11 +36,19 @@ pheap_info(struct pheap_info *info)
 	uint64_t len = state_mapped_len(&st);
 	info->brk = (char *)info->base + len;
 	struct hdr h = st.hdr;
+	struct hdr_found f;
+
+	/* owner and mode as they are durably now: another process may have
+	 * changed them since we attached */
+	if (hdr_load_id(&st.dev.io, st.hdr.id, st.hdr.id_len, st.dev.path,
+			&f) == 0)
+		h = f.hdr;
 	h.brk = len;
 	info->capacity = dev_capacity(&st.dev, &h);
-	info->mode = st.hdr.mode;
-	info->uid = st.hdr.uid;
-	info->gid = st.hdr.gid;
+	info->mode = h.mode;
+	info->uid = h.uid;
+	info->gid = h.gid;
+	info->follow_error = __atomic_load_n(&st.follow_err, __ATOMIC_ACQUIRE);
 	info->backend = st.backend;
 	info->rdonly = st.rdonly;
 	info->unsafe_shutdown = st.unsafe_shutdown;
@@ -57,7 +65,13 @@ ppersist(const void *addr, size_t len)
 
 	if (len == 0)
 		return 0;
-	/* no api lock: persisting must not wait behind a pbrk */
+	/*
+	 * No api lock: persisting must not wait behind a pbrk.  The map lock
+	 * prefers writers, and is held only to check the range and, on DAX,
+	 * for the cache flushes (an unmapped address would fault there); an
+	 * msync runs without it, so a slow disk flush never holds up a break
+	 * change or fork -- msync of a range unmapped meanwhile just fails.
+	 */
 	pthread_rwlock_rdlock(&st.map);
 	if (!st.rsv) {
 		ret = err_set(EINVAL, "not attached to a pheap");
@@ -70,7 +84,16 @@ ppersist(const void *addr, size_t len)
 		ret = err_set(EFAULT, "range %p+%zu is outside the pheap", addr, len);
 		goto out;
 	}
-	ret = rsv_persist(st.rsv, addr, len);
+	if (rsv_is_dax(st.rsv)) {
+		ret = rsv_persist(st.rsv, addr, len);
+		goto out;
+	}
+	pthread_rwlock_unlock(&st.map);
+	ret = rsv_msync(addr, len);
+	if (ret == -ENOMEM)
+		ret = err_set(EFAULT, "range %p+%zu was unmapped by a shrink",
+			addr, len);
+	return ret;
 out:
 	pthread_rwlock_unlock(&st.map);
 	return ret;

@@ -4,14 +4,23 @@
  * to the open file description, not the process: closing another fd of the
  * same file does not drop them, and a forked child shares them until it
  * reopens the file (which the library does, see attach.c).
+ *
+ * A bounded wait polls F_OFD_SETLK with a growing sleep (10 us doubling up
+ * to 500 us) instead of blocking in F_OFD_SETLKW: the only ways to bound a
+ * blocking lock wait are a signal or a helper thread, and the library
+ * installs no signal handlers.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lock.h"
 
+#define WAIT_DEFAULT_MS	2000
+#define WAIT_MAX_MS	600000
+
 static int
-setlk(int fd, int cmd, long byte, short type)
+setlk(int fd, int cmd, long byte, long len, short type)
 {
 	struct flock fl;
 
@@ -19,22 +28,102 @@ setlk(int fd, int cmd, long byte, short type)
 	fl.l_type = type;
 	fl.l_whence = SEEK_SET;
 	fl.l_start = byte;
-	fl.l_len = 1;
+	fl.l_len = len;
 	return fcntl(fd, cmd, &fl);
 }
 
 int
 lock_take(int fd, long byte, short type)
 {
-	while (setlk(fd, F_OFD_SETLKW, byte, type)) {
+	while (setlk(fd, F_OFD_SETLKW, byte, 1, type)) {
 		if (errno != EINTR)
 			return err_sys(errno, "locking the pheap");
 	}
 	return 0;
 }
 
-void
-lock_drop(int fd, long byte)
+int
+lock_try(int fd, long byte, long len, short type)
 {
-	setlk(fd, F_OFD_SETLK, byte, F_UNLCK);
+	if (setlk(fd, F_OFD_SETLK, byte, len, type) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EACCES || errno == EINTR)
+		return -EAGAIN;
+	return err_sys(errno, "locking the pheap");
+}
+
+static int
+passed(const struct timespec *d)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > d->tv_sec ||
+		(now.tv_sec == d->tv_sec && now.tv_nsec >= d->tv_nsec);
+}
+
+int
+lock_wait(int fd, long byte, long len, short type,
+	const struct timespec *deadline)
+{
+	struct timespec nap = { 0, 10000 };
+
+	for (;;) {
+		int ret = lock_try(fd, byte, len, type);
+
+		if (ret != -EAGAIN)
+			return ret;
+		if (passed(deadline))
+			return -ETIMEDOUT;
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 500000)
+			nap.tv_nsec *= 2;
+	}
+}
+
+void
+lock_drop(int fd, long byte, long len)
+{
+	setlk(fd, F_OFD_SETLK, byte, len, F_UNLCK);
+}
+
+int
+lock_held(int fd, long byte)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = F_WRLCK;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = byte;
+	fl.l_len = 1;
+	if (fcntl(fd, F_OFD_GETLK, &fl))
+		return 1;	/* cannot tell: assume the worst */
+	return fl.l_type != F_UNLCK;
+}
+
+unsigned
+lock_bound_ms(void)
+{
+	const char *v = secure_getenv("PHEAP_WAIT_MS");
+	unsigned long n = v && *v ? strtoul(v, NULL, 10) : WAIT_DEFAULT_MS;
+
+	if (n == 0 || n > WAIT_MAX_MS)
+		n = WAIT_DEFAULT_MS;
+	return (unsigned)n;
+}
+
+struct timespec
+lock_deadline(unsigned ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
 }

@@ -3,20 +3,40 @@
  * lock.h -- cross-process locks on a pheap: open file description (OFD)
  * byte-range locks on its backing file or device.  The kernel drops them
  * when their holder dies, so a killed process never blocks the others.
+ * Every wait that another process can prolong is bounded (lock_wait).
  */
 #ifndef PHEAP_LOCK_H
 #define PHEAP_LOCK_H
 
 #include <fcntl.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "errmsg.h"
 
 /* bytes locked; they lie in the header area, which nothing else locks */
-#define LOCK_BRK	12288	/* write: pbrk/pchmod; read: attaching */
-#define LOCK_EPOCH(e)	(12289 + ((e) & 1))	/* read: attached, write: waiting */
+#define LOCK_BRK	12288	/* write: the coordinator of a break change */
+#define LOCK_EPOCH0	12352	/* read: attached processes, see sync.c */
+#define LOCK_NEPOCH	64
+#define LOCK_EPOCH(e)	(LOCK_EPOCH0 + (long)((e) % LOCK_NEPOCH))
 
-/* F_RDLCK or F_WRLCK; blocks until granted; 0 or -errno */
+/* F_RDLCK or F_WRLCK on [byte, byte + len); blocks until granted */
 PHEAP_HIDDEN int lock_take(int fd, long byte, short type);
-PHEAP_HIDDEN void lock_drop(int fd, long byte);
+/* the same without blocking: 0, or -EAGAIN if another holder conflicts */
+PHEAP_HIDDEN int lock_try(int fd, long byte, long len, short type);
+/* lock_try until granted or *deadline (CLOCK_MONOTONIC): 0 or -ETIMEDOUT */
+PHEAP_HIDDEN int lock_wait(int fd, long byte, long len, short type,
+	const struct timespec *deadline);
+PHEAP_HIDDEN void lock_drop(int fd, long byte, long len);
+/* 1 if another open file description holds a lock on the byte */
+PHEAP_HIDDEN int lock_held(int fd, long byte);
+
+/*
+ * The liveness bound: how long a pheap call waits for other processes
+ * (PHEAP_WAIT_MS, default 2000; ignored in privileged programs).
+ */
+PHEAP_HIDDEN unsigned lock_bound_ms(void);
+/* now + ms on CLOCK_MONOTONIC */
+PHEAP_HIDDEN struct timespec lock_deadline(unsigned ms);
 
 #endif

@@ -2,18 +2,32 @@
 /*
  * reservation.c -- the pheap's address range in this process.
  *
- * Layout, from base:  [heap: pmem2 maps][placeholder page][guard ...]
- * The pmem2_vm_reservation covers the heap plus one placeholder page (so a
- * heap of size 0 still has a reservation: libpmem2 cannot shrink one to
- * nothing).  Beyond it, up to base + capacity + HDR_RSV_EXTRA, a PROT_NONE
- * guard mapping keeps the rest of the range ours, so that a grow made by
- * another process can always be followed here at the same address.
+ * Layout, from base:  [heap: file mapping][PROT_NONE placeholder ...]
+ * At attach one anonymous PROT_NONE mapping made with MAP_FIXED_NOREPLACE
+ * claims [base, base + capacity + HDR_RSV_EXTRA) -- atomically, so an
+ * address already in use gives -EEXIST and is left untouched -- and the
+ * library owns that range until detach: a grow made by another process can
+ * always be followed here at the same address.
  *
- * libpmem2 1.12 reserves a hidden 2 MiB of slack after a new reservation
- * and its delete does not always give it back; it also extends into that
- * slack without mapping.  We therefore clear exactly the range an extend
- * will cover before calling it, fill any hole it leaves, and on delete
- * unmap the whole claimed range ourselves.
+ * The invariant of this module: memory below the break never disappears.
+ * A grow maps the file over the placeholder pages of [len, new) with one
+ * mmap(MAP_FIXED); a shrink puts placeholder pages back over [new, len)
+ * only, with one mmap(MAP_FIXED); the kernel replaces a range atomically
+ * under the mm's lock.  Neither ever unmaps, remaps or changes the
+ * protection of a page that stays below the break, so what the application
+ * did to that range (mprotect, mlock, madvise) survives every break change,
+ * and another thread touching it never faults.
+ *
+ * libpmem2 is used for what it knows: the store granularity (from a probe
+ * mapping of the header area of the same file), the persist and memset
+ * functions, and a pmem2_map describing each mapped range
+ * (pmem2_map_from_existing, whose delete unmaps nothing; a shrink that ends
+ * inside a range re-describes its head).  Not for the mappings themselves:
+ * deleting a pmem2_map unmaps all of it (a map cannot be split), and the
+ * pmem2_vm_reservation of libpmem2 1.12 maps alignment slack beyond the
+ * size asked (about 2 GiB for a large reservation) that it leaves behind
+ * after delete.  The heap is mapped the way pmem2_map_new maps it:
+ * MAP_SHARED_VALIDATE | MAP_SYNC where the file is DAX.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -33,25 +47,34 @@
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23
 #endif
+#ifndef MAP_SHARED_VALIDATE
+#define MAP_SHARED_VALIDATE 0x03
+#endif
+#ifndef MAP_SYNC
+#define MAP_SYNC 0x80000
+#endif
 
 #define PAGE PHEAP_PAGE_SIZE
 
 struct seg {
-	struct pmem2_map *map;
+	struct pmem2_map *map;	/* describes the range; owns no mapping */
 	uint64_t off, len;	/* heap offset and length */
 };
 
 struct rsv {
 	char *base;
 	uint64_t claim;		/* bytes of address space owned from base */
+	uint64_t span;		/* the largest heap (capacity) */
 	uint64_t data_off;	/* device offset of heap offset 0 */
+	int fd;
 	int rdonly;
+	int sync_flags;		/* MAP_SHARED_VALIDATE | MAP_SYNC, or 0 */
+	enum pmem2_granularity gran;
 	struct pmem2_source *src;
-	struct pmem2_vm_reservation *pr;
+	int claimed;
 	uint64_t len;		/* heap bytes mapped */
 	struct seg *seg;
 	size_t nseg, capseg;
-	int dax;		/* -1 until the first map tells */
 	pmem2_persist_fn persist;
 	pmem2_memset_fn memset;
 };
@@ -72,9 +95,21 @@ guard(char *addr, uint64_t len)
 	return 0;
 }
 
+/* PROT_NONE over [addr, addr + len), replacing what is there atomically */
 static int
-populate(char *addr, uint64_t len, enum rsv_populate pop)
+placeholder(char *addr, uint64_t len)
 {
+	if (mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
+			MAP_NORESERVE | MAP_FIXED, -1, 0) == MAP_FAILED)
+		return err_sys(errno, "unmapping %p+%#llx", (void *)addr,
+			(unsigned long long)len);
+	return 0;
+}
+
+int
+rsv_populate(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
+{
+	char *addr = r->base + off;
 	int advice = pop == RSV_POPULATE_WRITE || pop == RSV_TRY_POPULATE_WRITE ?
 		MADV_POPULATE_WRITE : MADV_POPULATE_READ;
 	int must = pop == RSV_POPULATE_READ || pop == RSV_POPULATE_WRITE;
@@ -92,6 +127,50 @@ populate(char *addr, uint64_t len, enum rsv_populate pop)
 	return 0;
 }
 
+/* libpmem2's store granularity for this file: map its header area once */
+static int
+probe_granularity(struct rsv *r)
+{
+	struct pmem2_config *cfg;
+	struct pmem2_map *map = NULL;
+	int ret = pmem2_config_new(&cfg);
+
+	if (ret)
+		return err_pmem2(ret, "pmem2_config_new");
+	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+	pmem2_config_set_length(cfg, HDR_AREA_SIZE);
+	pmem2_config_set_sharing(cfg, PMEM2_SHARED);
+	pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
+	ret = pmem2_map_new(&map, cfg, r->src);
+	pmem2_config_delete(&cfg);
+	if (ret)
+		return err_pmem2(ret, "pmem2_map_new (header area)");
+	r->gran = pmem2_map_get_store_granularity(map);
+	r->persist = pmem2_get_persist_fn(map);
+	r->memset = pmem2_get_memset_fn(map);
+	pmem2_map_delete(&map);
+	/* what pmem2_map_new does: a DAX file is mapped MAP_SYNC */
+	r->sync_flags = r->gran == PMEM2_GRANULARITY_PAGE ? 0 :
+		MAP_SHARED_VALIDATE | MAP_SYNC;
+	return 0;
+}
+
+/* claims [base, base + claim) */
+static int
+claim(struct rsv *r)
+{
+	int ret = guard(r->base, r->claim);
+
+	if (ret == -EEXIST)
+		return err_set(EEXIST, "address range %p-%p is already mapped "
+			"in this process", (void *)r->base,
+			(void *)(r->base + r->claim));
+	if (ret)
+		return err_sys(-ret, "reserving %p", (void *)r->base);
+	r->claimed = 1;
+	return 0;
+}
+
 int
 rsv_new(struct rsv **rp, uint64_t base, uint64_t span, int fd,
 	uint64_t data_off, int rdonly)
@@ -102,48 +181,33 @@ rsv_new(struct rsv **rp, uint64_t base, uint64_t span, int fd,
 	if (!r)
 		return err_set(ENOMEM, "out of memory");
 	r->base = (char *)(uintptr_t)base;
+	r->span = span;
 	r->claim = span + HDR_RSV_EXTRA;
 	r->data_off = data_off;
+	r->fd = fd;
 	r->rdonly = rdonly;
-	r->dax = -1;
-	ret = guard(r->base, r->claim);
-	if (ret) {
-		if (ret == -EEXIST)
-			ret = err_set(EEXIST, "address range %p-%p is already "
-				"mapped in this process", (void *)r->base,
-				(void *)(r->base + r->claim));
-		else
-			ret = err_sys(-ret, "reserving %p", (void *)r->base);
-		free(r);
-		return ret;
-	}
-	/* room for the reservation (one page) and its hidden slack */
-	munmap(r->base, 2 * PAGE);
-	ret = pmem2_vm_reservation_new(&r->pr, r->base, PAGE);
-	if (ret) {
-		ret = err_pmem2(ret, "pmem2_vm_reservation_new");
-		goto fail;
-	}
 	ret = pmem2_source_from_fd(&r->src, fd);
 	if (ret) {
 		ret = err_pmem2(ret, "pmem2_source_from_fd");
-		goto fail;
+		free(r);
+		return ret;
+	}
+	ret = probe_granularity(r);
+	if (ret == 0)
+		ret = claim(r);
+	if (ret) {
+		pmem2_source_delete(&r->src);
+		free(r);
+		return ret;
 	}
 	*rp = r;
 	return 0;
-fail:
-	if (r->pr)
-		pmem2_vm_reservation_delete(&r->pr);
-	munmap(r->base, r->claim);
-	free(r);
-	return ret;
 }
 
 static int
-map_range(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
+seg_add(struct rsv *r, uint64_t off, uint64_t len)
 {
-	struct pmem2_config *cfg;
-	struct pmem2_map *map = NULL;
+	struct pmem2_map *map;
 	int ret;
 
 	if (r->nseg == r->capseg) {
@@ -155,111 +219,75 @@ map_range(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
 		r->seg = s;
 		r->capseg = n;
 	}
-	ret = pmem2_config_new(&cfg);
+	ret = pmem2_map_from_existing(&map, r->src, r->base + off, len, r->gran);
 	if (ret)
-		return err_pmem2(ret, "pmem2_config_new");
-	/* PAGE works everywhere; the map tells what we really got */
-	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-	pmem2_config_set_offset(cfg, r->data_off + off);
-	pmem2_config_set_length(cfg, len);
-	pmem2_config_set_sharing(cfg, PMEM2_SHARED);
-	pmem2_config_set_protection(cfg, r->rdonly ? PMEM2_PROT_READ :
-		PMEM2_PROT_READ | PMEM2_PROT_WRITE);
-	ret = pmem2_config_set_vm_reservation(cfg, r->pr, off);
-	if (ret == 0)
-		ret = pmem2_map_new(&map, cfg, r->src);
-	pmem2_config_delete(&cfg);
-	if (ret)
-		return err_pmem2(ret, "pmem2_map_new");
-	if (r->dax < 0) {
-		r->dax = pmem2_map_get_store_granularity(map) !=
-			PMEM2_GRANULARITY_PAGE;
-		r->persist = pmem2_get_persist_fn(map);
-		r->memset = pmem2_get_memset_fn(map);
-	}
-	ret = populate(r->base + off, len, pop);
-	if (ret) {
-		pmem2_map_delete(&map);
-		return ret;
-	}
+		return err_pmem2(ret, "pmem2_map_from_existing");
 	r->seg[r->nseg++] = (struct seg){ map, off, len };
 	return 0;
 }
 
+/* maps the file over the placeholder pages of [off, off + len) */
 static int
-grow(struct rsv *r, uint64_t nl, enum rsv_populate pop)
+map_range(struct rsv *r, uint64_t off, uint64_t len)
 {
-	char *tail = r->base + r->len + PAGE;
-	uint64_t delta = nl - r->len;
+	int prot = r->rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
+	int flags = (r->sync_flags ? r->sync_flags : MAP_SHARED) | MAP_FIXED;
+	void *p = mmap(r->base + off, len, prot, flags, r->fd,
+		(off_t)(r->data_off + off));
 	int ret;
 
-	munmap(tail, delta);
-	ret = pmem2_vm_reservation_extend(r->pr, delta);
-	if (ret) {
-		guard(tail, delta);
-		return err_pmem2(ret, "pmem2_vm_reservation_extend");
-	}
-	guard(tail, delta);	/* fills the hole if pmem2 used its slack */
-	ret = map_range(r, r->len, delta, pop);
-	if (ret) {
-		pmem2_vm_reservation_shrink(r->pr, r->len + PAGE, delta);
-		guard(tail, delta);
-		return ret;
-	}
-	r->len = nl;
-	return 0;
-}
-
-static int
-unmap_last(struct rsv *r)
-{
-	struct seg *s = &r->seg[r->nseg - 1];
-	int ret = pmem2_map_delete(&s->map);
-
+	if (p == MAP_FAILED)
+		return err_sys(errno, "mapping %p+%#llx", (void *)(r->base + off),
+			(unsigned long long)len);
+	ret = seg_add(r, off, len);
 	if (ret)
-		return err_pmem2(ret, "pmem2_map_delete");
-	r->nseg--;
-	return 0;
+		(void)placeholder(r->base + off, len);
+	return ret;
 }
 
+/* forgets the descriptions of [nl, len); the head of a straddling one stays */
 static int
-shrink(struct rsv *r, uint64_t nl)
+segs_cut(struct rsv *r, uint64_t nl)
 {
-	int ret;
-
 	while (r->nseg && r->seg[r->nseg - 1].off >= nl)
-		if ((ret = unmap_last(r)))
-			return ret;
+		pmem2_map_delete(&r->seg[--r->nseg].map);
 	if (r->nseg) {
 		struct seg *s = &r->seg[r->nseg - 1];
 
 		if (s->off + s->len > nl) {
 			uint64_t off = s->off;
 
-			if ((ret = unmap_last(r)))
-				return ret;
-			/* the part below the break comes back at once */
-			if ((ret = map_range(r, off, nl - off, RSV_POPULATE_READ)))
-				return ret;
+			/* only the description: the head stays mapped */
+			pmem2_map_delete(&s->map);
+			r->nseg--;
+			return seg_add(r, off, nl - off);
 		}
 	}
-	ret = pmem2_vm_reservation_shrink(r->pr, nl + PAGE, r->len - nl);
-	if (ret)
-		return err_pmem2(ret, "pmem2_vm_reservation_shrink");
-	guard(r->base + nl + PAGE, r->len - nl);
-	r->len = nl;
 	return 0;
 }
 
 int
-rsv_set_len(struct rsv *r, uint64_t len, enum rsv_populate pop)
+rsv_set_len(struct rsv *r, uint64_t len)
 {
-	if (len + HDR_RSV_EXTRA > r->claim)
+	int ret;
+
+	if (len > r->span)
 		return err_set(ENOMEM, "break beyond the reserved range");
-	if (len > r->len)
-		return grow(r, len, pop);
-	if (len < r->len)
-		return shrink(r, len);
+	if (len > r->len) {
+		ret = map_range(r, r->len, len - r->len);
+		if (ret == 0)
+			r->len = len;
+		return ret;
+	}
+	if (len < r->len) {
+		ret = placeholder(r->base + len, r->len - len);
+		if (ret)
+			return ret;
+		r->len = len;
+		/* the range is gone already; a failed description only
+		 * leaves libpmem2 without one for the head */
+		return segs_cut(r, len);
+	}
 	return 0;
 }
 
@@ -272,22 +300,28 @@ rsv_len(const struct rsv *r)
 int
 rsv_is_dax(const struct rsv *r)
 {
-	return r->dax > 0;
+	return r->gran != PMEM2_GRANULARITY_PAGE;
 }
 
 int
 rsv_persist(struct rsv *r, const void *addr, size_t len)
 {
-	if (len == 0 || r->dax < 0)
+	if (len == 0)
 		return 0;
-	if (r->dax) {
+	if (rsv_is_dax(r)) {
 		r->persist(addr, len);
 		return 0;
 	}
+	return rsv_msync(addr, len);
+}
+
+int
+rsv_msync(const void *addr, size_t len)
+{
 	uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 	uintptr_t start = (uintptr_t)addr & ~(pg - 1);
 
-	if (msync((void *)start, (uintptr_t)addr + len - start, MS_SYNC))
+	if (len && msync((void *)start, (uintptr_t)addr + len - start, MS_SYNC))
 		return err_sys(errno, "msync");
 	return 0;
 }
@@ -308,14 +342,11 @@ rsv_delete(struct rsv **rp)
 	if (!r)
 		return;
 	while (r->nseg)
-		if (unmap_last(r))
-			break;
-	if (r->pr)
-		pmem2_vm_reservation_delete(&r->pr);
+		pmem2_map_delete(&r->seg[--r->nseg].map);
 	if (r->src)
 		pmem2_source_delete(&r->src);
-	/* everything, including slack libpmem2 may have left behind */
-	munmap(r->base, r->claim);
+	if (r->claimed)
+		munmap(r->base, r->claim);
 	free(r->seg);
 	free(r);
 	*rp = NULL;

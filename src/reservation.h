@@ -23,19 +23,28 @@ enum rsv_populate {
 };
 
 /*
- * Claims [base, base + span + PHEAP_PAGE_SIZE) of the address space and
- * maps the device there from offset data_off; -EEXIST if any page of it is
- * already mapped (that mapping is left alone).
+ * Claims [base, base + span + HDR_RSV_EXTRA) of the address space for a heap
+ * of at most span bytes, mapped from device offset data_off of fd (which
+ * must stay open); -EEXIST if any page of it is already mapped (that mapping
+ * is left alone).
  */
 PHEAP_HIDDEN int rsv_new(struct rsv **r, uint64_t base, uint64_t span,
 	int fd, uint64_t data_off, int rdonly);
-/* maps [base, base + len) and unmaps beyond; populates what it maps */
-PHEAP_HIDDEN int rsv_set_len(struct rsv *r, uint64_t len, enum rsv_populate pop);
+/* maps [base, base + len) and unmaps beyond.  A page that stays below the
+ * break is never touched (mapping, protection, locking and advice stay as
+ * the application left them). */
+PHEAP_HIDDEN int rsv_set_len(struct rsv *r, uint64_t len);
+/* gives [off, off + len) of the heap its page-table entries; the TRY
+ * variants ignore failures (and a range unmapped meanwhile) */
+PHEAP_HIDDEN int rsv_populate(struct rsv *r, uint64_t off, uint64_t len,
+	enum rsv_populate pop);
 PHEAP_HIDDEN uint64_t rsv_len(const struct rsv *r);
 /* 1 if the mapping is DAX (cache-line or byte store granularity) */
 PHEAP_HIDDEN int rsv_is_dax(const struct rsv *r);
 /* makes stores to [addr, addr + len) durable; the range must be mapped */
 PHEAP_HIDDEN int rsv_persist(struct rsv *r, const void *addr, size_t len);
+/* msync of the pages holding [addr, addr + len): safe on any address */
+PHEAP_HIDDEN int rsv_msync(const void *addr, size_t len);
 /* zeroes [off, off + len) of the mapped heap durably (devdax grows) */
 PHEAP_HIDDEN void rsv_zero(struct rsv *r, uint64_t off, uint64_t len);
 /* unmaps everything and gives the whole claimed range back */

@@ -3,12 +3,16 @@
  * state.h -- the process-wide attachment: one pheap per process, as in VPM.
  *
  * Locks, always taken in this order:
- *   api  serialises the calls that change the attachment or the break
- *        (pattach, pdetach, pbrk, pchmod) within the process;
- *   map  guards the mapping: written by pbrk and by the sync thread when
- *        another process changed the break, read by ppersist and queries.
- * The sync thread takes only map, so a pbrk waiting for another process
- * never blocks this process from following that process's change.
+ *   api     serialises the calls that change the attachment or the break
+ *           (pattach, pdetach, pbrk, pchmod) within the process, and fork;
+ *   follow  held by the sync thread while it follows a change: the mapping
+ *           and the epoch lock it holds change together under it, so fork
+ *           sees them consistent;
+ *   map     guards the mapping: written by pbrk and by the sync thread,
+ *           read by ppersist and queries.  It prefers writers, so readers
+ *           (ppersist) can never starve a break change or fork.
+ * The sync thread never takes api, so a pbrk waiting for other processes
+ * never blocks this process from following their changes.
  */
 #ifndef PHEAP_STATE_H
 #define PHEAP_STATE_H
@@ -22,16 +26,22 @@
 
 /*
  * The runtime page: shared by every process attached to the pheap (it is
- * part of the backing's header area) and volatile in meaning -- nothing in
- * it is trusted across a crash or a reboot, every value is only a hint
- * that is checked against the durable header and the local mapping.
+ * part of the backing's header area), writable by every process that may
+ * write the pheap, readable by all.  Nothing in it is trusted: it is a
+ * doorbell.  A process maps and unmaps only what the validated durable
+ * header says; a value here only makes it look again (gen), chooses which
+ * lock byte to hold (epoch), or makes a coordinator wait less (stale) or
+ * finish a round (pending) -- none of which can make anyone map less or
+ * more than the durable break.
  */
 struct runtime {
-	/* low 32 bits: gen, the futex word bumped by every break change;
-	 * high 32 bits: epoch, whose parity names the lock byte attached
-	 * processes hold.  One 64-bit store publishes both at once. */
+	/* low 32 bits: gen, the futex word bumped by every durable change;
+	 * high 32 bits: epoch, which names the lock byte attached processes
+	 * hold (LOCK_EPOCH).  One 64-bit store publishes both at once. */
 	uint64_t gen_epoch;
-	uint64_t brk;		/* the break being published */
+	uint64_t stale;		/* epoch bytes of stragglers: not waited for */
+	uint64_t pending;	/* 1 from a coordinator's header write to the
+				 * end of its round: a dead one left it set */
 };
 
 #define RT_GEN(v)	((uint32_t)(v))
@@ -39,22 +49,26 @@ struct runtime {
 
 struct state {
 	pthread_mutex_t api;
+	pthread_mutex_t follow;
 	pthread_rwlock_t map;
 	int attached;
 	int rdonly;
 	int backend;		/* PHEAP_BACKEND_* */
 	struct dev dev;		/* its fd holds LOCK_EPOCH(epoch) for reading */
 	int lock_fd;		/* own OFD: LOCK_BRK, and epoch write locks */
+	int fork_fd;		/* see attach.c: the child's lock during fork */
 	struct hdr hdr;		/* id, owner, base, capacity: as attached */
 	struct rsv *rsv;
 	struct runtime *rt;	/* inside dev.area */
 	uint32_t seen_gen;	/* sync thread: last gen followed */
 	uint32_t epoch;		/* sync thread: epoch whose lock we hold */
+	int epoch_held;		/* that lock is held */
 	pthread_t thread;
 	int thread_on;
 	int stop;		/* atomic: sync thread must exit */
 	int exited;		/* atomic: sync thread has exited */
-	int sync_err;		/* last error the sync thread met (-errno) */
+	int follow_err;		/* atomic: -errno while this process's mapping
+				 * could not follow the durable break */
 	int unsafe_shutdown;	/* seen at attach, see check_usc() */
 };
 
@@ -62,12 +76,24 @@ PHEAP_HIDDEN extern struct state st;
 
 /* attach.c: heap bytes mapped in this process now (takes map) */
 PHEAP_HIDDEN uint64_t state_mapped_len(struct state *s);
+/* attach.c: this process's mapping to len, under map; populates after */
+PHEAP_HIDDEN int state_set_len(struct state *s, uint64_t len,
+	enum rsv_populate pop);
 
-/* sync.c: following and publishing break changes */
+/* sync.c: following and publishing durable changes */
 PHEAP_HIDDEN int sync_join(struct state *s);
 PHEAP_HIDDEN int sync_start(struct state *s);
 PHEAP_HIDDEN void sync_stop(struct state *s);
-PHEAP_HIDDEN int sync_publish(struct state *s, uint64_t brk);
-PHEAP_HIDDEN int sync_after_fork(struct state *s);
+/* a coordinator (holding LOCK_BRK) is about to change the header */
+PHEAP_HIDDEN void sync_begin(struct state *s);
+/* rings, waits (bounded) until every attached process has looked at the
+ * durable header, frees storage beyond it, ends the round */
+PHEAP_HIDDEN int sync_round(struct state *s, const struct hdr *durable);
+/* with LOCK_BRK held: finishes a round a dead coordinator left open */
+PHEAP_HIDDEN int sync_orphan(struct state *s);
+/* fork: the child's cover from fork() to its own epoch lock */
+PHEAP_HIDDEN void sync_fork_prepare(struct state *s);
+PHEAP_HIDDEN void sync_fork_parent(struct state *s);
+PHEAP_HIDDEN int sync_fork_child(struct state *s);
 
 #endif

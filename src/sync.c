@@ -2,17 +2,36 @@
 /*
  * sync.c -- one break, many processes.
  *
- * Every attached process holds a read lock on the lock byte of the current
- * epoch (LOCK_EPOCH(epoch)) and runs a sync thread that sleeps on the
- * runtime page's futex word.  A process changing the break (the
- * coordinator, holding LOCK_BRK for writing) makes the new break durable,
- * applies it to its own mapping, then publishes (brk, epoch + 1) and wakes
- * every sync thread.  Each one maps or unmaps up to the new break, takes
- * the read lock of the new epoch and drops the old one.  The coordinator's
- * write lock on the old epoch's byte is granted once every attached process
- * has done so -- or died, since the kernel drops a dead process's locks.
- * Only then does pbrk return (so a grown range is usable everywhere with no
- * library call) and a shrink free its storage (so nobody maps it).
+ * The durable header is the only truth about the break.  Every attached
+ * process runs a sync thread that sleeps on the runtime page's futex word
+ * (the doorbell) and, when it rings, reads the validated durable header and
+ * maps or unmaps up to its break.  Nothing in the runtime page can make a
+ * process map more or less than that header says.
+ *
+ * Who has looked: every attached process holds a read lock on one of 64
+ * epoch bytes (LOCK_EPOCH), the one of the epoch it last followed.  A
+ * coordinator (holding LOCK_BRK for writing) makes the new break durable,
+ * applies it here, then publishes a new epoch whose byte nobody holds, rings,
+ * and takes a write lock on every other epoch byte in turn: granted, a byte
+ * is held by nobody still behind.  A follower takes the new byte only after
+ * mapping what the header says, and drops the old one after that.  The
+ * kernel drops a dead process's locks, so the dead are never waited for.
+ *
+ * Liveness: the coordinator waits at most the bound (lock_bound_ms(),
+ * PHEAP_WAIT_MS, 2 s by default) for all of them together.  A byte still
+ * held then belongs to a straggler (stopped, or hostile): it is marked stale
+ * in the runtime page and not waited for again until it is free; the
+ * straggler alone loses the guarantee of seeing that change in time (on a
+ * file, touching a range the shrink freed gives it SIGBUS; a grown range
+ * faults until its sync thread runs).  A stopped process thus costs at most
+ * one bound, once, not one per pbrk.
+ *
+ * Orphans: "pending" is set before a coordinator writes the header and
+ * cleared when its round has ended.  A coordinator that died in between
+ * leaves it set; whoever next holds LOCK_BRK -- any pbrk or pchmod, a
+ * read-write pattach, or a sync thread that finds it set and LOCK_BRK free
+ * on its periodic look (every second) -- runs the round again from the
+ * durable header: ring, wait, free storage beyond the break.
  *
  * The sync thread never runs in a signal handler: application signal
  * handlers are not touched at all.
@@ -21,7 +40,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/futex.h>
-#include <sched.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -31,11 +49,14 @@
 #include "lock.h"
 #include "state.h"
 
+#define ORPHAN_LOOK_S	1	/* how often a sync thread looks for orphans */
+#define BIT(b)		(1ULL << ((b) % LOCK_NEPOCH))
+
 static long
-futex(uint32_t *addr, int op, uint32_t val)
+futex(uint32_t *addr, int op, uint32_t val, const struct timespec *rel)
 {
 	/* shared (not FUTEX_PRIVATE): the word is in a shared file mapping */
-	return syscall(SYS_futex, addr, op, val, NULL, NULL, 0);
+	return syscall(SYS_futex, addr, op, val, rel, NULL, 0);
 }
 
 static uint32_t *
@@ -45,47 +66,104 @@ gen_word(struct state *s)
 	return (uint32_t *)&s->rt->gen_epoch;
 }
 
-/* brings this process's mapping to the published break */
-static void
-follow(struct state *s, uint64_t ge)
+/* the validated durable header of the attached pheap */
+static int
+durable(struct state *s, struct hdr *h)
 {
-	uint64_t brk = __atomic_load_n(&s->rt->brk, __ATOMIC_ACQUIRE);
-	uint32_t e = RT_EPOCH(ge);
+	struct hdr_found f;
+	int ret = hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len,
+		s->dev.path, &f);
+
+	if (ret)
+		return ret;
+	if (f.hdr.base != s->hdr.base || f.hdr.capacity != s->hdr.capacity ||
+			f.hdr.data_off != s->hdr.data_off)
+		return err_set(EUCLEAN, "the header of %s no longer describes "
+			"the attached pheap", s->dev.path);
+	*h = f.hdr;
+	return 0;
+}
+
+/* moves this process's read lock to epoch e; keeps the old one if the new
+ * byte cannot be had in time (then we are a straggler until next time) */
+static void
+hold_epoch(struct state *s, uint32_t e)
+{
+	struct timespec dl;
+
+	if (s->epoch_held && LOCK_EPOCH(e) == LOCK_EPOCH(s->epoch)) {
+		s->epoch = e;
+		return;
+	}
+	dl = lock_deadline(lock_bound_ms());
+	if (lock_wait(s->dev.fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
+		return;
+	if (s->epoch_held)
+		lock_drop(s->dev.fd, LOCK_EPOCH(s->epoch), 1);
+	s->epoch = e;
+	s->epoch_held = 1;
+}
+
+/* brings this process's mapping to the durable break */
+static void
+follow(struct state *s)
+{
+	uint64_t ge;
+	struct hdr h;
 	int ret;
 
-	/* an impossible value maps nothing rather than something wrong */
-	if (brk > s->hdr.capacity || (brk & (PHEAP_PAGE_SIZE - 1)))
-		brk = 0;
-	/*
-	 * The coordinator already dirtied grown pages: populating them for
-	 * writing costs no extra write-back and saves our first write a fault.
-	 */
-	pthread_rwlock_wrlock(&s->map);
-	ret = rsv_set_len(s->rsv, brk, s->rdonly ? RSV_TRY_POPULATE_READ :
-		RSV_TRY_POPULATE_WRITE);
-	if (ret)
-		s->sync_err = ret;
-	pthread_rwlock_unlock(&s->map);
-	if ((e & 1) != (s->epoch & 1)) {
-		lock_take(s->dev.fd, LOCK_EPOCH(e), F_RDLCK);
-		lock_drop(s->dev.fd, LOCK_EPOCH(s->epoch));
-	}
-	s->epoch = e;
+	pthread_mutex_lock(&s->follow);
+	ge = __atomic_load_n(&s->rt->gen_epoch, __ATOMIC_ACQUIRE);
+	ret = durable(s, &h);
+	/* grown pages were dirtied by the coordinator: populating them for
+	 * writing costs no write-back and saves our first write a fault */
+	if (ret == 0)
+		ret = state_set_len(s, h.brk, s->rdonly ? RSV_TRY_POPULATE_READ :
+			RSV_TRY_POPULATE_WRITE);
+	__atomic_store_n(&s->follow_err, ret, __ATOMIC_RELEASE);
+	/* looked, even if it failed: waiting for us would not help */
+	hold_epoch(s, RT_EPOCH(ge));
 	s->seen_gen = RT_GEN(ge);
+	pthread_mutex_unlock(&s->follow);
+}
+
+/* a dead coordinator's round, found on a periodic look */
+static void
+look_for_orphan(struct state *s)
+{
+	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))
+		return;
+	if (pthread_mutex_trylock(&s->api))
+		return;		/* a call of ours is running: it will see it */
+	if (lock_try(s->lock_fd, LOCK_BRK, 1, F_WRLCK) == 0) {
+		(void)sync_orphan(s);
+		lock_drop(s->lock_fd, LOCK_BRK, 1);
+	}
+	pthread_mutex_unlock(&s->api);
 }
 
 static void *
 sync_thread(void *arg)
 {
 	struct state *s = arg;
+	struct timespec look = { ORPHAN_LOOK_S, 0 };
 
 	while (!__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
 		uint64_t ge = __atomic_load_n(&s->rt->gen_epoch, __ATOMIC_ACQUIRE);
 
-		if (RT_GEN(ge) != s->seen_gen)
-			follow(s, ge);
-		else
-			futex(gen_word(s), FUTEX_WAIT, s->seen_gen);
+		if (RT_GEN(ge) != s->seen_gen ||
+				__atomic_load_n(&s->follow_err, __ATOMIC_ACQUIRE)) {
+			follow(s);
+			if (!__atomic_load_n(&s->follow_err, __ATOMIC_ACQUIRE))
+				continue;
+		}
+		/* a failed follow is retried at the next look */
+		if (futex(gen_word(s), FUTEX_WAIT, s->seen_gen, &look) &&
+				errno == ETIMEDOUT) {
+			look_for_orphan(s);
+			if (__atomic_load_n(&s->follow_err, __ATOMIC_ACQUIRE))
+				follow(s);
+		}
 	}
 	__atomic_store_n(&s->exited, 1, __ATOMIC_RELEASE);
 	return NULL;
@@ -95,13 +173,14 @@ int
 sync_join(struct state *s)
 {
 	uint64_t ge = __atomic_load_n(&s->rt->gen_epoch, __ATOMIC_ACQUIRE);
-	int ret;
 
-	/* called under LOCK_BRK (read): no coordinator can publish now */
+	/* before the header is read: a coordinator publishing from now on
+	 * waits for us, or wrote the header before we read it */
 	s->seen_gen = RT_GEN(ge);
-	s->epoch = RT_EPOCH(ge);
-	ret = lock_take(s->dev.fd, LOCK_EPOCH(s->epoch), F_RDLCK);
-	return ret;
+	s->epoch_held = 0;
+	s->follow_err = 0;
+	hold_epoch(s, RT_EPOCH(ge));
+	return 0;
 }
 
 int
@@ -134,11 +213,10 @@ sync_stop(struct state *s)
 	/*
 	 * The wake also reaches other processes' sync threads, which see
 	 * nothing new and sleep again.  Repeat it: the thread may have checked
-	 * stop just before we set it and gone to sleep after our wake.  Yield
-	 * first (it normally exits at once), sleep only if it does not.
+	 * stop just before we set it and gone to sleep after our wake.
 	 */
 	for (int i = 0; !__atomic_load_n(&s->exited, __ATOMIC_ACQUIRE); i++) {
-		futex(gen_word(s), FUTEX_WAKE, INT_MAX);
+		futex(gen_word(s), FUTEX_WAKE, INT_MAX, NULL);
 		if (i < 100)
 			sched_yield();
 		else
@@ -148,66 +226,172 @@ sync_stop(struct state *s)
 	s->thread_on = 0;
 }
 
+void
+sync_begin(struct state *s)
+{
+	__atomic_store_n(&s->rt->pending, 1, __ATOMIC_RELEASE);
+}
+
+/* an epoch after e whose byte nobody holds (stragglers keep theirs) */
+static uint32_t
+pick_epoch(struct state *s, uint32_t e)
+{
+	for (uint32_t n = e + 1; n != e + LOCK_NEPOCH; n++)
+		if (!lock_held(s->lock_fd, LOCK_EPOCH(n)))
+			return n;
+	return e + 1;
+}
+
+/* the bytes in [b, b + n) someone holds */
+static uint64_t
+held_bits(struct state *s, int b, int n)
+{
+	uint64_t bits = 0;
+
+	for (int i = b; i < b + n; i++) {
+		if (lock_try(s->lock_fd, LOCK_EPOCH0 + i, 1, F_WRLCK))
+			bits |= BIT(i);
+		else
+			lock_drop(s->lock_fd, LOCK_EPOCH0 + i, 1);
+	}
+	return bits;
+}
+
+/* until every epoch byte but skip's is free, or the bound; returns the
+ * bytes still held */
+static uint64_t
+wait_bytes(struct state *s, uint64_t skip)
+{
+	struct timespec dl = lock_deadline(lock_bound_ms());
+	uint64_t late = 0;
+
+	for (int b = 0, n; b < LOCK_NEPOCH; b += n) {
+		n = 1;
+		if (skip & BIT(b))
+			continue;
+		while (b + n < LOCK_NEPOCH && !(skip & BIT(b + n)))
+			n++;
+		if (lock_wait(s->lock_fd, LOCK_EPOCH0 + b, n, F_WRLCK, &dl) == 0)
+			lock_drop(s->lock_fd, LOCK_EPOCH0 + b, n);
+		else
+			late |= held_bits(s, b, n);
+	}
+	return late;
+}
+
+/* waits for everyone behind epoch e; updates the stale set */
+static void
+wait_followers(struct state *s, uint32_t e)
+{
+	uint64_t stale = __atomic_load_n(&s->rt->stale, __ATOMIC_ACQUIRE) &
+		~BIT(e);
+	uint64_t late = wait_bytes(s, stale | BIT(e));
+
+	/* stragglers that moved on or died are waited for again */
+	for (int b = 0; b < LOCK_NEPOCH; b++)
+		if ((stale & BIT(b)) && !(held_bits(s, b, 1)))
+			stale &= ~BIT(b);
+	__atomic_store_n(&s->rt->stale, stale | late, __ATOMIC_RELEASE);
+}
+
 int
-sync_publish(struct state *s, uint64_t brk)
+sync_round(struct state *s, const struct hdr *h)
 {
 	uint64_t ge = __atomic_load_n(&s->rt->gen_epoch, __ATOMIC_ACQUIRE);
-	uint32_t e = RT_EPOCH(ge);
-	int ret;
+	uint32_t e = pick_epoch(s, RT_EPOCH(ge));
+	uint32_t gen = RT_GEN(ge) + 1;
 
-	/*
-	 * A coordinator that died after publishing may have left processes
-	 * that still hold the previous epoch's byte: wait for them first, so
-	 * that the byte we wait on below is held by everyone who is behind.
-	 */
-	ret = lock_take(s->lock_fd, LOCK_EPOCH(e + 1), F_WRLCK);
-	if (ret)
-		return ret;
-	lock_drop(s->lock_fd, LOCK_EPOCH(e + 1));
-
-	__atomic_store_n(&s->rt->brk, brk, __ATOMIC_RELEASE);
-	ge = ((uint64_t)(e + 1) << 32) | (uint32_t)(RT_GEN(ge) + 1);
-	__atomic_store_n(&s->rt->gen_epoch, ge, __ATOMIC_RELEASE);
-	futex(gen_word(s), FUTEX_WAKE, INT_MAX);
-
-	ret = lock_take(s->lock_fd, LOCK_EPOCH(e), F_WRLCK);
-	if (ret)
-		return ret;
-	lock_drop(s->lock_fd, LOCK_EPOCH(e));
+	__atomic_store_n(&s->rt->gen_epoch, ((uint64_t)e << 32) | gen,
+		__ATOMIC_RELEASE);
+	futex(gen_word(s), FUTEX_WAKE, INT_MAX, NULL);
+	/* this process applied the change already: no need to wait for it */
+	pthread_mutex_lock(&s->follow);
+	hold_epoch(s, e);
+	if (s->seen_gen == gen - 1 && !s->follow_err)
+		s->seen_gen = gen;
+	pthread_mutex_unlock(&s->follow);
+	wait_followers(s, e);
+	/* nobody maps beyond the break now (stragglers aside): the storage
+	 * may go, including what a dead coordinator allocated */
+	(void)dev_trim(&s->dev, h, h->brk);
+	__atomic_store_n(&s->rt->pending, 0, __ATOMIC_RELEASE);
 	return 0;
 }
 
-/*
- * In a forked child: the inherited descriptors share their open file
- * descriptions, and so their OFD locks, with the parent.  Give the child
- * its own, holding the same epoch byte, and its own sync thread.
- */
 int
-sync_after_fork(struct state *s)
+sync_orphan(struct state *s)
 {
-	int fd;
+	struct hdr h;
+	int ret;
 
-	/*
-	 * dup2 onto the same numbers: libpmem2's source keeps the fd number,
-	 * and must now reach the child's own open file description.
-	 */
-	fd = dev_reopen(&s->dev, s->rdonly);
-	if (fd < 0)
-		return fd;
-	if (dup3(fd, s->dev.fd, O_CLOEXEC) < 0 ||
-			lock_take(s->dev.fd, LOCK_EPOCH(s->epoch), F_RDLCK)) {
-		close(fd);
-		return -errno;
+	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))
+		return 0;
+	ret = durable(s, &h);
+	if (ret)
+		return ret;
+	pthread_mutex_lock(&s->follow);
+	ret = state_set_len(s, h.brk, RSV_TRY_POPULATE_WRITE);
+	pthread_mutex_unlock(&s->follow);
+	__atomic_store_n(&s->follow_err, ret, __ATOMIC_RELEASE);
+	return sync_round(s, &h);
+}
+
+/* ---- fork ---- */
+
+/*
+ * From fork() until the child holds an epoch lock on its own open file
+ * description, the child maps what the parent mapped but is covered by no
+ * lock of its own.  So before fork the parent takes the same read lock on
+ * a fresh description (fork_fd), the child inherits it, and the parent
+ * closes its copy: the lock then lives exactly as long as the child keeps
+ * fork_fd, which it closes once its own lock is held.
+ */
+void
+sync_fork_prepare(struct state *s)
+{
+	s->fork_fd = -1;
+	if (!s->attached || !s->epoch_held)
+		return;
+	s->fork_fd = dev_reopen(&s->dev, 1);
+	if (s->fork_fd >= 0 &&
+			lock_try(s->fork_fd, LOCK_EPOCH(s->epoch), 1, F_RDLCK)) {
+		close(s->fork_fd);
+		s->fork_fd = -1;
 	}
-	close(fd);
+}
+
+void
+sync_fork_parent(struct state *s)
+{
+	if (s->fork_fd >= 0)
+		close(s->fork_fd);
+	s->fork_fd = -1;
+}
+
+/* the child's own descriptions, epoch lock and sync thread */
+int
+sync_fork_child(struct state *s)
+{
+	int ret = 0, fd;
+
+	/* dup3 onto the same numbers: the mapping code keeps the number */
 	fd = dev_reopen(&s->dev, s->rdonly);
-	if (fd < 0)
-		return fd;
-	if (dup3(fd, s->lock_fd, O_CLOEXEC) < 0) {
+	if (fd < 0 || dup3(fd, s->dev.fd, O_CLOEXEC) < 0)
+		ret = fd < 0 ? fd : -errno;
+	if (fd >= 0)
 		close(fd);
-		return -errno;
+	if (ret == 0 && s->epoch_held) {
+		s->epoch_held = 0;
+		hold_epoch(s, s->epoch);
 	}
-	close(fd);
+	fd = ret ? -1 : dev_reopen(&s->dev, s->rdonly);
+	if (ret == 0 && (fd < 0 || dup3(fd, s->lock_fd, O_CLOEXEC) < 0))
+		ret = fd < 0 ? fd : -errno;
+	if (fd >= 0)
+		close(fd);
+	if (s->fork_fd >= 0)
+		close(s->fork_fd);	/* our own lock covers us now */
+	s->fork_fd = -1;
 	s->thread_on = 0;
-	return sync_start(s);
+	return ret ? ret : sync_start(s);
 }

@@ -539,10 +539,38 @@ test_hostile_entries(void)
 	CU_ASSERT_EQUAL(create("other"), -ENOSPC);	/* not overwritten */
 }
 
+/*
+ * A crash inside pchmod can leave the file's mode behind the header's (the
+ * file narrowed first).  The owner's read-write attach puts it right; a
+ * read-only attach, or another user's, does not touch it.
+ */
+static void
+test_mode_repaired_by_owner(void)
+{
+	struct stat sb;
+	char path[PATH_MAX];
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("rep", 3, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pchmod(0644), 0);
+	snprintf(path, sizeof(path), "%s", tu_path());
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(chmod(path, 0600), 0);		/* the crash's leftover */
+	CU_ASSERT_EQUAL(pattach("rep", 3, PHEAP_ATTACH | PHEAP_RDONLY), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0600);
+	CU_ASSERT_EQUAL(pattach("rep", 3, PHEAP_ATTACH), 0);
+	CU_ASSERT_EQUAL(stat(path, &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_mode & 0777, 0644);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
 int
 main(void)
 {
 	static const struct tu_test tests[] = {
+		{ "owner's attach repairs a mode left behind", test_mode_repaired_by_owner },
 		{ "argument errors", test_args },
 		{ "create, attach, info", test_create_attach },
 		{ "default pool directory", test_default_pool },

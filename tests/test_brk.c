@@ -102,6 +102,36 @@ test_zero_after_regrow(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+/*
+ * Storage beyond the break with old contents -- what a shrink leaves when
+ * power is lost between its header write and its trim (the runtime page
+ * that says a round is pending is not durable) -- never comes back: a grow
+ * discards it and reads zero.
+ */
+static void
+test_zero_over_stale_storage(void)
+{
+	static char junk[64 * 1024];
+	int fd;
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("zs", 2, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL_FATAL(pbrk(B(PG)), B(PG));
+	memset(junk, 0x5a, sizeof(junk));
+	fd = open(tu_path(), O_WRONLY);
+	CU_ASSERT_FATAL(fd >= 0);
+	for (size_t o = 0; o < 2 * PG; o += sizeof(junk))
+		CU_ASSERT_EQUAL(pwrite(fd, junk, sizeof(junk),
+			(off_t)(2 * MiB + PG + o)), (ssize_t)sizeof(junk));
+	close(fd);
+	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
+	size_t nz = 0;
+	for (size_t o = PG; o < 3 * PG; o++)
+		nz += BASE[o] != 0;
+	CU_ASSERT_EQUAL(nz, 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
 /* number of 4 KiB pages in [p, p + len) with no page-table entry */
 static long
 absent_pages(char *p, size_t len)
@@ -251,6 +281,7 @@ main(void)
 	static const struct tu_test tests[] = {
 		{ "rounding, shrink to 0, ENOMEM", test_rounding },
 		{ "regrown memory reads zero", test_zero_after_regrow },
+		{ "stale storage beyond the break reads zero", test_zero_over_stale_storage },
 		{ "mappings are populated", test_populated },
 		{ "data and break survive detach", test_survives_detach },
 		{ "ppersisted data survives kill -9", test_survives_kill9 },

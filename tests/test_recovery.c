@@ -2,12 +2,16 @@
 /*
  * test_recovery.c -- a pbrk coordinator killed between its steps.  Linked
  * with the library's internals, a child performs exactly the first steps
- * of a pbrk (lock, allocate, durable header) and dies before publishing;
- * the survivors must end up consistent with the durable header.
+ * of a pbrk (lock, mark the round pending, allocate, durable header) and
+ * dies before its round; the survivors must end up consistent with the
+ * durable header -- processes attached before the crash (mapping the old
+ * break) and after it (mapping the new one) alike, without waiting for
+ * some later break change.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,6 +34,7 @@ half_pbrk(void *arg)
 	if (lock_take(st.lock_fd, LOCK_BRK, F_WRLCK) ||
 			hdr_load(&st.dev.io, &f) || !f.ok)
 		return 1;
+	sync_begin(&st);
 	if (want > f.hdr.brk && dev_grow(&st.dev, &f.hdr, f.hdr.brk, want))
 		return 2;
 	f.hdr.brk = want;
@@ -50,8 +55,6 @@ test_killed_after_header(void)
 	/* a grow to 3 pages is durable, but nobody was told */
 	CU_ASSERT_EQUAL(tu_child(half_pbrk, (void *)(uintptr_t)(3 * PG)),
 		128 + SIGKILL);
-	CU_ASSERT_EQUAL(pbrk(0), B(PG));		/* not followed */
-	CU_ASSERT(tu_faults(BASE + 2 * PG, 0));
 	/* asking for the durable break finishes the round */
 	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
 	CU_ASSERT_FALSE(tu_faults(BASE + 3 * PG - 1, 1));
@@ -77,11 +80,121 @@ test_killed_after_header(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+/*
+ * Issue #9, defect 2: before, pbrk to the durable break returned 0 without
+ * a round when the caller already mapped it, and processes attached before
+ * the crash kept the old break until some later change.
+ */
+static void
+crash_with_peers(struct tu_peer *before, unsigned long to)
+{
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&before[0], "orph", 0), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&before[1], "orph", 1), 0);
+	CU_ASSERT_EQUAL(tu_child(half_pbrk, (void *)(uintptr_t)to), 128 + SIGKILL);
+}
+
+/* every peer maps [0, brk) and nothing beyond, within ms */
+static int
+all_follow(struct tu_peer *p, int n, unsigned long brk, int ms)
+{
+	for (int t = 0; t < ms; t += 20) {
+		int ok = 1;
+
+		for (int i = 0; i < n; i++)
+			ok &= tu_peer_cmd(&p[i], 'b', 0) == (long)B(brk);
+		if (ok)
+			break;
+		usleep(20000);
+	}
+	for (int i = 0; i < n; i++)
+		if (tu_peer_cmd(&p[i], 'r', brk - 1) != 0 ||
+				tu_peer_cmd(&p[i], 'r', brk) != 1)
+			return 0;
+	return 1;
+}
+
+static void
+stop_all(struct tu_peer *p, int n)
+{
+	for (int i = 0; i < n; i++)
+		CU_ASSERT_EQUAL(tu_peer_stop(&p[i]), 0);
+}
+
+static void
+test_orphan_same_break(void)
+{
+	struct tu_peer p[3];
+
+	tu_pool();
+	setenv("PHEAP_WAIT_MS", "5000", 1);
+	CU_ASSERT_EQUAL_FATAL(pattach("orph", 4, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL_FATAL(pattach("orph", 4, PHEAP_ATTACH), 0);
+	crash_with_peers(p, 3 * PG);
+	/* attached after the crash: maps the durable 3 pages */
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p[2], "orph", 0), 0);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p[2], 'b', 0), (long)B(3 * PG));
+	/* its pbrk to that same break finishes the round at once */
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p[2], 'b', B(3 * PG)), (long)B(3 * PG));
+	CU_ASSERT(all_follow(p, 3, 3 * PG, 0));
+	CU_ASSERT_EQUAL(pbrk(0), B(3 * PG));
+	stop_all(p, 3);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static void
+test_orphan_found_by_sync_thread(void)
+{
+	struct tu_peer p[2];
+	struct stat sb;
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("orph", 4, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL_FATAL(pattach("orph", 4, PHEAP_ATTACH), 0);
+	/* a shrink made durable by a coordinator that died: nobody calls
+	 * pbrk again, yet within a couple of seconds everyone unmaps and
+	 * the storage is freed */
+	crash_with_peers(p, PG);
+	CU_ASSERT(all_follow(p, 2, PG, 3000));
+	CU_ASSERT_EQUAL(stat(tu_path(), &sb), 0);
+	CU_ASSERT_EQUAL(sb.st_size, 2 * MiB + PG);
+	CU_ASSERT(tu_touch_faults(BASE + PG, 0));
+	stop_all(p, 2);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
+static void
+test_orphan_found_by_attach(void)
+{
+	struct tu_peer p[3];
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("orph", 4, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	/* sync threads look every second: the check right after the attach
+	 * below sees what the attach did */
+	CU_ASSERT_EQUAL_FATAL(pattach("orph", 4, PHEAP_ATTACH), 0);
+	crash_with_peers(p, 2 * PG);
+	/* a read-write attach finishes it before its pattach returns */
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p[2], "orph", 0), 0);
+	CU_ASSERT(all_follow(p, 2, 2 * PG, 0));
+	stop_all(p, 3);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	unsetenv("PHEAP_WAIT_MS");
+}
+
 int
 main(void)
 {
 	static const struct tu_test tests[] = {
 		{ "coordinator killed after its header write", test_killed_after_header },
+		{ "orphan round: pbrk to the same break finishes it", test_orphan_same_break },
+		{ "orphan round: a sync thread finds it", test_orphan_found_by_sync_thread },
+		{ "orphan round: a read-write attach finishes it", test_orphan_found_by_attach },
 		{ NULL, NULL }
 	};
 	return tu_main("recovery", tests);

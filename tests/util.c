@@ -2,6 +2,9 @@
 /* util.c -- shared helpers for the CUnit test programs */
 
 #include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <time.h>
 #include <grp.h>
 #include <signal.h>
 #include <stdint.h>
@@ -165,8 +168,15 @@ tu_check_follow(const char *id, int reattach)
 	CU_ASSERT_FATAL(pipe(c2p) == 0 && pipe(p2c) == 0);
 	fflush(NULL);
 	pid_t pid = fork();
-	if (pid == 0)
+	if (pid == 0) {
+		close(c2p[0]);
+		close(p2c[1]);
 		_exit(follow_child(id, reattach, c2p[1], p2c[0]));
+	}
+	/* our copies closed: a dead child is EOF here, not a hang */
+	close(c2p[1]);
+	close(p2c[0]);
+	c2p[1] = p2c[0] = -1;
 	CU_ASSERT_EQUAL(read(c2p[0], &r, 1), 1);
 	CU_ASSERT_EQUAL(pbrk((unsigned long)(TU_BASE + 3 * TU_PG)),
 		(long)(TU_BASE + 3 * TU_PG));
@@ -177,11 +187,12 @@ tu_check_follow(const char *id, int reattach)
 	CU_ASSERT_EQUAL(pbrk((unsigned long)(TU_BASE + TU_PG)),
 		(long)(TU_BASE + TU_PG));
 	CU_ASSERT_EQUAL(write(p2c[1], "x", 1), 1);
-	CU_ASSERT_EQUAL(wait_child(pid), 0);
-	for (int i = 0; i < 2; i++) {
-		close(c2p[i]);
-		close(p2c[i]);
-	}
+	int st = wait_child(pid);
+	if (st != 0)
+		fprintf(stderr, "follow child exited with %d (128+signal)\n", st);
+	CU_ASSERT_EQUAL(st, 0);
+	close(c2p[0]);
+	close(p2c[1]);
 }
 
 const char *
@@ -200,6 +211,8 @@ tu_main(const char *suite, const struct tu_test *tests)
 	CU_pSuite s;
 	unsigned fails;
 
+	/* a dead peer is a failed assertion, not a SIGPIPE */
+	signal(SIGPIPE, SIG_IGN);
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 2;
 	s = CU_add_suite(suite, NULL, NULL);
@@ -210,4 +223,215 @@ tu_main(const char *suite, const struct tu_test *tests)
 	fails = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
 	CU_cleanup_registry();
 	return fails ? 1 : 0;
+}
+
+/* ---- peers ---- */
+
+static __thread sigjmp_buf *volatile touch_jmp;
+int tu_sigbus_fatal;
+
+static void
+touch_trap(int sig)
+{
+	if (sig == SIGBUS && tu_sigbus_fatal)
+		_exit(128 + SIGBUS);
+	if (touch_jmp)
+		siglongjmp(*touch_jmp, 1);
+	_exit(128 + sig);
+}
+
+int
+tu_touch_faults(volatile char *addr, int write)
+{
+	struct sigaction sa, old_segv, old_bus;
+	sigjmp_buf jb;
+	int faulted = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = touch_trap;
+	sa.sa_flags = SA_NODEFER;
+	sigaction(SIGSEGV, &sa, &old_segv);
+	sigaction(SIGBUS, &sa, &old_bus);
+	if (sigsetjmp(jb, 1) == 0) {
+		touch_jmp = &jb;
+		__atomic_signal_fence(__ATOMIC_SEQ_CST);
+		if (write)
+			*addr = *addr;
+		else
+			(void)*addr;
+	} else {
+		faulted = 1;
+	}
+	__atomic_signal_fence(__ATOMIC_SEQ_CST);
+	touch_jmp = NULL;
+	sigaction(SIGSEGV, &old_segv, NULL);
+	sigaction(SIGBUS, &old_bus, NULL);
+	return faulted;
+}
+
+double
+tu_ms(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+struct toucher {
+	pthread_t th;
+	volatile char *addr;
+	volatile int stop;
+	long segv;
+};
+
+/* reads [addr, addr + 2 MiB) in a loop: SIGSEGV is counted (the range may
+ * be beyond the break), SIGBUS kills the process (freed storage mapped) */
+static void *
+reader_main(void *arg)
+{
+	struct toucher *t = arg;
+
+	tu_sigbus_fatal = 1;
+	for (unsigned long i = 0; !t->stop; i++)
+		t->segv += tu_touch_faults(t->addr + (i * 4096) % (2UL << 20), 0);
+	return NULL;
+}
+
+/* writes one byte in a loop; a fault kills the process: the parent sees
+ * the signal */
+static void *
+toucher_main(void *arg)
+{
+	struct toucher *t = arg;
+
+	while (!t->stop)
+		t->addr[0]++;
+	return NULL;
+}
+
+struct cmdmsg {
+	char op;
+	unsigned long arg;
+};
+
+static long
+peer_do(struct toucher *t, char op, unsigned long arg)
+{
+	char *base = pheap_base();
+	struct pheap_info info;
+
+	switch (op) {
+	case 'b':
+		return pbrk(arg);
+	case 'r':
+	case 'w':
+		return tu_touch_faults(base + arg, op == 'w');
+	case 'm':
+		return pheap_info(&info) ? -1 : (long)info.mode;
+	case 'e':
+		return pheap_info(&info) ? -1 : info.follow_error;
+	case 'c':
+		return pchmod(arg);
+	case 'd':
+		return pdetach();
+	case 'T':
+		t->addr = base + arg;
+		t->stop = 0;
+		return pthread_create(&t->th, NULL, toucher_main, t);
+	case 'R':
+		t->addr = base + arg;
+		t->stop = 0;
+		t->segv = 0;
+		return pthread_create(&t->th, NULL, reader_main, t);
+	case 't':
+		t->stop = 1;
+		return pthread_join(t->th, NULL);
+	}
+	return -1;
+}
+
+static int
+peer_main(int cmd, int ans, const char *id, int rdonly)
+{
+	struct toucher t;
+	struct cmdmsg m;
+	long r;
+
+	if (pheap_base() && pdetach())
+		return 4;
+	r = pattach(id, strlen(id), PHEAP_ATTACH | (rdonly ? PHEAP_RDONLY : 0));
+	if (write(ans, &r, sizeof(r)) != sizeof(r) || r)
+		return 1;
+	while (read(cmd, &m, sizeof(m)) == sizeof(m) && m.op != 'q') {
+		r = peer_do(&t, m.op, m.arg);
+		if (write(ans, &r, sizeof(r)) != sizeof(r))
+			return 3;
+	}
+	return 0;
+}
+
+int
+tu_peer_start(struct tu_peer *p, const char *id, int rdonly)
+{
+	int c[2], a[2];
+	long r = TU_PEER_DEAD;
+
+	if (pipe(c) || pipe(a))
+		return -1;
+	fflush(NULL);
+	p->pid = fork();
+	if (p->pid == 0) {
+		close(c[1]);
+		close(a[0]);
+		_exit(peer_main(c[0], a[1], id, rdonly));
+	}
+	close(c[0]);
+	close(a[1]);
+	p->cmd = c[1];
+	p->ans = a[0];
+	if (read(p->ans, &r, sizeof(r)) != sizeof(r) || r) {
+		tu_peer_stop(p);
+		return -1;
+	}
+	return 0;
+}
+
+long
+tu_peer_cmd(struct tu_peer *p, char op, unsigned long arg)
+{
+	struct cmdmsg m = { op, arg };
+	long r;
+
+	if (write(p->cmd, &m, sizeof(m)) != sizeof(m) ||
+			read(p->ans, &r, sizeof(r)) != sizeof(r)) {
+		pid_t pid = p->pid;
+		int st = tu_peer_stop(p);
+
+		fprintf(stderr, "peer %d died: status %d (128+signal)\n",
+			(int)pid, st);
+		CU_FAIL("peer died");
+		return TU_PEER_DEAD;
+	}
+	return r;
+}
+
+int
+tu_peer_stop(struct tu_peer *p)
+{
+	int st;
+
+	struct cmdmsg m = { 'q', 0 };
+
+	if (p->pid <= 0)
+		return -1;
+	/* other peers may hold copies of our pipe: say it, not only EOF */
+	if (write(p->cmd, &m, sizeof(m)) != sizeof(m)) {
+		/* dead already: reaped below */
+	}
+	close(p->cmd);
+	close(p->ans);
+	st = wait_child(p->pid);
+	p->pid = -1;
+	return st;
 }

@@ -37,4 +37,32 @@ void tu_check_follow(const char *id, int reattach);
 /* path of the file of the pheap attached now */
 const char *tu_path(void);
 
+/*
+ * A peer: another process attached on its own to a pheap, driven over
+ * pipes.  tu_peer_cmd() returns the peer's answer, or TU_PEER_DEAD if it
+ * died (its signal is reported as a failed assertion, never a hang).
+ */
+struct tu_peer {
+	pid_t pid;
+	int cmd, ans;
+};
+#define TU_PEER_DEAD	(-99999L)
+/* forks; the child detaches what it inherited and attaches id (rdonly) */
+int tu_peer_start(struct tu_peer *p, const char *id, int rdonly);
+/* ops: 'b' pbrk(arg) result; 'r'/'w' 0 if reading/writing base+arg does
+ * not fault, 1 if it does; 'm' pheap_info().mode; 'e' its follow_error;
+ * 'c' pchmod(arg); 'd' pdetach(); 'T' start a thread that writes base+arg
+ * in a loop (a fault kills the peer), 'R' one that reads [base + arg, +2 MiB)
+ * in a loop (SIGSEGV tolerated, SIGBUS kills the peer); 't' stops it */
+long tu_peer_cmd(struct tu_peer *p, char op, unsigned long arg);
+/* stops the peer and reaps it; its exit status as tu_child's */
+int tu_peer_stop(struct tu_peer *p);
+/* 1 if the access faults here, in this process (no fork): SIGSEGV/SIGBUS
+ * are caught with sigsetjmp -- SIGBUS exits with 128+SIGBUS instead while
+ * tu_sigbus_fatal is set */
+int tu_touch_faults(volatile char *addr, int write);
+extern int tu_sigbus_fatal;
+/* wall-clock milliseconds, for liveness bounds */
+double tu_ms(void);
+
 #endif
