@@ -439,9 +439,9 @@ checker(void *p)
  * The follower: attached while another process changes the break and dies.
  * It maps the old or the new break; memory below both stays intact; its
  * next pbrk, to the durable break, brings it there.  It is forked from the
- * process that dies and attaches on its own: keeping the inherited
- * attachment (PHEAP_TEST_INHERITED_FOLLOWER=1) hangs its pbrk once that
- * process is gone -- a known bug, see tests/README.md.
+ * process that dies and keeps the attachment it inherited (before main's
+ * sync rewrite its pbrk hung once that process was gone, tests/README.md);
+ * PHEAP_TEST_REATTACH_FOLLOWER=1 makes it attach on its own instead.
  */
 static int
 follower_check(const struct scen *s, int done)
@@ -482,7 +482,7 @@ start_follower(const struct scen *s)
 	if (pid == 0) {
 		close(fl_cmd[1]);
 		close(fl_res[0]);
-		if (!getenv("PHEAP_TEST_INHERITED_FOLLOWER") && (pdetach() ||
+		if (getenv("PHEAP_TEST_REATTACH_FOLLOWER") && (pdetach() ||
 				pattach(ID, strlen(ID), PHEAP_ATTACH)))
 			_exit(1);
 		c = 'r';
