@@ -67,6 +67,8 @@ struct scen {
 	int (*op)(const struct scen *);
 	uint64_t old_brk, new_brk;	/* break before and after */
 	uint64_t data_len;		/* pattern written before the op */
+	uint64_t spare;			/* storage a crash may leave, if more
+					 * than the larger break */
 	unsigned old_mode, new_mode;
 	int nobody;			/* setup and op run as uid 65534 */
 	int create;			/* the op creates ID */
@@ -252,6 +254,36 @@ setup_usc(const struct scen *s)
 	return setup_heap(s) || pdetach();
 }
 
+/* ID at 3 pages of data whose shrink to one page died before its round:
+ * the header says one page, the storage is still three */
+static int
+setup_orphan(const struct scen *s)
+{
+	int status;
+	pid_t pid;
+
+	if (make_heap(ID, 3 * PG, 3 * PG) || pdetach())
+		return 1;
+	(void)s;
+	pid = fork();
+	if (pid == 0) {
+		if (pattach(ID, strlen(ID), PHEAP_ATTACH))
+			_exit(1);
+		testhook_crash_at(5);	/* shrink: its brk.publish */
+		pbrk(B(PG));
+		_exit(2);
+	}
+	return pid < 0 || waitpid(pid, &status, 0) != pid ||
+		!WIFSIGNALED(status);
+}
+
+static int
+op_attach(const struct scen *s)
+{
+	(void)s;
+	return pattach(ID, strlen(ID), PHEAP_ATTACH);
+}
+
 static int
 op_attach_usc(const struct scen *s)
 {
@@ -284,6 +316,8 @@ static int
 check_storage(const struct scen *s, uint64_t size, uint64_t b)
 {
 	uint64_t hi = s->old_brk > s->new_brk ? s->old_brk : s->new_brk;
+
+	hi = hi > s->spare ? hi : s->spare;
 	uint64_t keep = b < s->data_len ? b : s->data_len, bad;
 	struct stat sb;
 
@@ -686,6 +720,10 @@ static struct scen scens[] = {
 	  .setup = setup_owner_rdonly, .op = op_chmod, .old_brk = PG,
 	  .new_brk = PG, .data_len = PG, .old_mode = 0444, .new_mode = 0440,
 	  .nobody = 1 },
+	{ .name = "pattach finishing a dead shrink's round",
+	  .setup = setup_orphan, .op = op_attach, .old_brk = PG,
+	  .new_brk = PG, .data_len = PG, .spare = 3 * PG,
+	  .old_mode = 0644, .new_mode = 0644 },
 	{ .name = "pattach recording a new unsafe shutdown count",
 	  .setup = setup_usc, .op = op_attach_usc, .old_brk = PG,
 	  .new_brk = PG, .data_len = PG, .old_mode = 0644, .new_mode = 0644,
@@ -709,7 +747,8 @@ test_chmod_owner(void)
 	}
 	enumerate(&scens[5]);
 }
-static void test_usc(void) { enumerate(&scens[6]); }
+static void test_orphan(void) { enumerate(&scens[6]); }
+static void test_usc(void) { enumerate(&scens[7]); }
 
 static void
 test_summary(void)
@@ -725,7 +764,8 @@ test_summary(void)
 		per += s->points[V_KILL];
 		for (int v = 0; v < V_N; v++)
 			sum += s->points[v];
-		printf("  %-50s %2d points\n", s->name, s->points[V_KILL]);
+		printf("  %-50s %2d point%s\n", s->name, s->points[V_KILL],
+			s->points[V_KILL] == 1 ? "" : "s");
 		printf("      runs (kill/drop/drop+wb) leaving: storage past "
 			"the break %d/%d/%d, owner write %d/%d/%d, file wider "
 			"than header %d/%d/%d\n", s->leftovers[V_KILL],
@@ -762,6 +802,7 @@ main(void)
 		{ "crash in pbrk shrink to 0", test_shrink0 },
 		{ "crash in pchmod", test_chmod },
 		{ "crash in pchmod (owner, read-only)", test_chmod_owner },
+		{ "crash in pattach finishing an orphan round", test_orphan },
 		{ "crash in the USC update of pattach", test_usc },
 		{ "summary", test_summary },
 		{ NULL, NULL }
