@@ -45,8 +45,10 @@ check_flags(const char *guid, size_t len, unsigned long flag)
 
 /*
  * The header is the truth; a crash inside pchmod may have left the file's
- * mode behind it: its owner (or root) puts it right -- under LOCK_BRK, so
- * it never undoes a pchmod running now; skipped if that lock is busy.
+ * mode behind it (and udev resets a device node's at boot): its owner (or
+ * root) puts it right -- under LOCK_BRK, so it never undoes a pchmod
+ * running now; skipped if that lock is busy.  Attached read-only, the lock
+ * is taken on a read-write reopen, when the mode lets the caller have one.
  */
 static void
 repair_mode(struct state *s)
@@ -54,17 +56,22 @@ repair_mode(struct state *s)
 	struct hdr_found f;
 	struct stat sb;
 	uid_t me = geteuid();
+	int fd = s->lock_fd;
 
-	if (s->rdonly || (me != 0 && me != s->hdr.uid))
+	if (me != 0 && me != s->hdr.uid)
 		return;
 	if (fstat(s->dev.fd, &sb) || (sb.st_mode & 0777) == s->hdr.mode)
 		return;
-	if (lock_try(s->lock_fd, LOCK_BRK, 1, F_WRLCK))
+	if (s->rdonly && (fd = dev_reopen(&s->dev, 0)) < 0)
 		return;
-	if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len, s->dev.path,
-			&f) == 0)
-		(void)fchmod(s->dev.fd, f.hdr.mode);
-	lock_drop(s->lock_fd, LOCK_BRK, 1);
+	if (lock_try(fd, LOCK_BRK, 1, F_WRLCK) == 0) {
+		if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len,
+				s->dev.path, &f) == 0)
+			(void)fchmod(s->dev.fd, f.hdr.mode);
+		lock_drop(fd, LOCK_BRK, 1);
+	}
+	if (fd != s->lock_fd)
+		close(fd);
 }
 
 uint64_t
