@@ -100,6 +100,7 @@ change(uint64_t want)
 	st.hdr.brk = want;
 	if (want < old)
 		(void)set_local(want, RSV_POPULATE_READ);
+	TH_POINT("brk.publish");
 	return sync_round(&st, &h);
 }
 

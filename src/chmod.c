@@ -40,6 +40,7 @@ writable(struct dev *d, struct dev **use)
 		return 0;
 	}
 	fd = dev_reopen(&st.dev, 0);
+	TH_POINT("chmod.lend_uw");
 	if (fd == -EACCES && fstat(st.dev.fd, &sb) == 0 &&
 			fchmod(st.dev.fd, (sb.st_mode & 0777) | S_IWUSR) == 0)
 		fd = dev_reopen(&st.dev, 0);
@@ -61,17 +62,21 @@ set_mode(struct dev *d, uint32_t mode)
 
 	/* the owner attached read-only may have lent itself u+w: no matter,
 	 * the file gets exactly the mode the header ends with */
+	TH_POINT("chmod.fchmod_both");
 	if (fchmod(st.dev.fd, cur & mode))
 		return err_sys(errno, "chmod %s", st.dev.path);
 	f.hdr.mode = mode;
 	ret = hdr_store(&d->io, &f.hdr, &f.slot);
 	if (ret == 0)
 		st.hdr.mode = mode;
+	TH_POINT("chmod.fchmod_new");
 	if (fchmod(st.dev.fd, ret ? cur : mode) && ret == 0)
 		ret = err_sys(errno, "chmod %s", st.dev.path);
 	/* a device node's mode lives in devtmpfs: attach re-applies it */
+	TH_POINT("chmod.fsync");
 	if (ret == 0 && !st.dev.devdax && fsync(st.dev.fd))
 		ret = err_sys(errno, "fsync %s", st.dev.path);
+	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
 	return ret;
 }
 

@@ -21,6 +21,11 @@
  * copied in and out of it, written with libpmem2's persisting memcpy.  The
  * device's size never changes, so the mapping cannot fault.  Storage is
  * never freed; grown memory is zeroed by pbrk.
+ *
+ * Test build (PHEAP_TESTING, testhook.h): a TH_POINT before every step that
+ * changes the file (truncate, allocate, sync) and a TH_DURABLE after every
+ * sync; dev_check_badblocks and dev_usc take injected answers, so their
+ * NVDIMM-only paths run on plain files too.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -40,13 +45,19 @@
 static int
 file_sync(struct dev *d, uint64_t off)
 {
+	uint64_t page = off & ~(uint64_t)4095;
+
 	if (!d->area) {
+		TH_POINT("dev.sync.fdatasync");
 		if (fdatasync(d->fd))
 			return err_sys(errno, "fdatasync %s", d->path);
+		TH_DURABLE(d->fd, 0, 0, TH_SYNC_DATA);
 		return 0;
 	}
-	if (msync((char *)d->area + (off & ~(uint64_t)4095), 4096, MS_SYNC))
+	TH_POINT("dev.sync.msync");
+	if (msync((char *)d->area + page, 4096, MS_SYNC))
 		return err_sys(errno, "msync header of %s", d->path);
+	TH_DURABLE(d->fd, page, 4096, TH_SYNC_RANGE);
 	return 0;
 }
 
@@ -289,6 +300,20 @@ dev_check_size(const struct dev *d, const struct hdr *h)
 	return 0;
 }
 
+/* -EIO if the bad range [off, off + len) lies inside the heap */
+static int
+badblock_in_heap(const struct dev *d, const struct hdr *h, uint64_t off,
+	uint64_t len)
+{
+	if (off < h->data_off + h->brk && off + len > h->data_off)
+		return err_set(EIO, "%s: bad blocks at device offset "
+			"%#llx+%#llx inside the heap; attach read-only to "
+			"save data, then clear them (ndctl clear-errors, or "
+			"zero the range)", d->path, (unsigned long long)off,
+			(unsigned long long)len);
+	return 0;
+}
+
 int
 dev_check_badblocks(const struct dev *d, const struct hdr *h)
 {
@@ -296,18 +321,17 @@ dev_check_badblocks(const struct dev *d, const struct hdr *h)
 	struct pmem2_badblock bb;
 	int ret = 0;
 
+#ifdef PHEAP_TESTING
+	uint64_t bb_off, bb_len;
+
+	/* test build: an injected bad range, on any backend */
+	if (testhook_badblock(&bb_off, &bb_len))
+		return badblock_in_heap(d, h, bb_off, bb_len);
+#endif
 	if (!d->devdax || pmem2_badblock_context_new(&bbctx, d->src))
 		return 0;	/* nothing known, or not supported here */
-	while (pmem2_badblock_next(bbctx, &bb) == 0) {
-		if (bb.offset < h->data_off + h->brk &&
-				bb.offset + bb.length > h->data_off) {
-			ret = err_set(EIO, "%s: bad blocks at device offset "
-				"%#zx+%#zx inside the heap; attach read-only to "
-				"save data, then clear them (ndctl clear-errors, or "
-				"zero the range)", d->path, bb.offset, bb.length);
-			break;
-		}
-	}
+	while (ret == 0 && pmem2_badblock_next(bbctx, &bb) == 0)
+		ret = badblock_in_heap(d, h, bb.offset, bb.length);
 	pmem2_badblock_context_delete(&bbctx);
 	return ret;
 }
@@ -332,6 +356,11 @@ dev_usc(const struct dev *d, uint64_t *usc)
 	struct pmem2_source *src = d->src;
 	int ret;
 
+#ifdef PHEAP_TESTING
+	/* test build: an injected count, on any backend */
+	if (testhook_usc(usc))
+		return 0;
+#endif
 	if (!d->devdax && !dev_is_fsdax(d))
 		return -ENOTSUP;	/* the page cache: no pmem under it */
 	if (!src && pmem2_source_from_fd(&src, d->fd))
@@ -367,8 +396,10 @@ dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 
 	if (d->devdax)
 		return 0;
+	TH_POINT("dev.grow.truncate");
 	if (ftruncate(d->fd, start))
 		return err_sys(errno, "truncate %s", d->path);
+	TH_POINT("dev.grow.fallocate");
 	err = posix_fallocate(d->fd, start, (off_t)(new_brk - old));
 	if (err) {
 		int ret = err_sys(err, "cannot allocate %llu bytes in %s",
@@ -394,6 +425,7 @@ dev_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 		return 0;
 	if (fstat(d->fd, &sb) == 0 && (uint64_t)sb.st_size <= h->data_off + brk)
 		return 0;	/* nothing beyond the break */
+	TH_POINT("dev.trim");
 	if (ftruncate(d->fd, (off_t)(h->data_off + brk)))
 		return err_sys(errno, "truncate %s", d->path);
 	return 0;

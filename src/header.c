@@ -245,9 +245,11 @@ hdr_store(const struct hdr_io *io, struct hdr *h, int *slot)
 	int ret;
 
 	h->seq++;
+	TH_POINT("hdr.store.first_copy");
 	ret = write_copy(io, h, 1 - *slot);
 	if (ret)
 		return ret;
+	TH_POINT("hdr.store.second_copy");
 	ret = write_copy(io, h, *slot);
 	/* the first copy alone already holds the new state */
 	if (ret == 0)

@@ -12,6 +12,7 @@
 
 #include "pheap.h"
 #include "errmsg.h"
+#include "testhook.h"
 
 #define HDR_VERSION	1
 #define HDR_COPY_SIZE	512		/* encoded size of one copy */

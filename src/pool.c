@@ -386,6 +386,7 @@ scan_dir(int dfd, const char *dir, const char *ours, const void *id,
 		/* we hold the pool lock: no creation is in progress */
 		if (strncmp(de->d_name, POOL_TMP_PREFIX,
 				strlen(POOL_TMP_PREFIX)) == 0) {
+			TH_POINT("pool.debris.unlink");
 			unlinkat(dfd, de->d_name, 0);
 			continue;
 		}
@@ -521,6 +522,7 @@ format_new(int dfd, const char *dir, const char *name, const void *id,
 	int ret;
 
 	snprintf(tmp, sizeof(tmp), POOL_TMP_PREFIX "%d-%s", (int)getpid(), name);
+	TH_POINT("pool.create.tmp_file");
 	int fd = openat(dfd, tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC |
 		O_NOFOLLOW, 0644);
 	if (fd < 0)
@@ -538,6 +540,7 @@ format_new(int dfd, const char *dir, const char *name, const void *id,
 		ret = err_sys(errno, "setting the group of %s", d->path);
 		goto fail;
 	}
+	TH_POINT("pool.create.size");
 	if (ftruncate(fd, HDR_AREA_SIZE)) {
 		ret = err_sys(errno, "sizing %s", d->path);
 		goto fail;
@@ -556,11 +559,14 @@ format_new(int dfd, const char *dir, const char *name, const void *id,
 	ret = hdr_format(&d->io, &h);
 	if (ret)
 		goto fail;
+	TH_POINT("pool.create.rename");
 	if (renameat2(dfd, tmp, dfd, name, RENAME_NOREPLACE)) {
 		ret = err_sys(errno, "publishing %s", d->path);
 		goto fail;
 	}
-	fsync(dfd);
+	TH_POINT("pool.create.dir_fsync");
+	if (fsync(dfd) == 0)
+		TH_DURABLE(dfd, 0, 0, TH_SYNC_DIR);
 	return 0;
 fail:
 	unlinkat(dfd, tmp, 0);
