@@ -65,6 +65,12 @@ set_mode(struct dev *d, uint32_t mode)
 	TH_POINT("chmod.fchmod_both");
 	if (fchmod(st.dev.fd, cur & mode))
 		return err_sys(errno, "chmod %s", st.dev.path);
+	/* durable before the header says the new mode: after a power cut
+	 * the file is never wider than the header's mode */
+	TH_POINT("chmod.fsync_both");
+	if (!st.dev.devdax && fsync(st.dev.fd))
+		return err_sys(errno, "fsync %s", st.dev.path);
+	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
 	f.hdr.mode = mode;
 	ret = hdr_store(&d->io, &f.hdr, &f.slot);
 	if (ret == 0)

@@ -73,7 +73,13 @@
 #define RING		(SLOT_BYTES / REC_SIZE)
 #define REC_MAGIC	0x5354524553535245ULL
 #define MAX_FAULTS	1024
-#define HANG_NS		(5ULL * 1000000000ULL)	/* an operation this long hangs */
+/*
+ * An operation this long hangs: 5 s -- or 8 s with SIGSTOP injection, where
+ * a pbrk may queue behind a coordinator that waits the 2 s liveness bound
+ * for a stopped process, then wait that bound itself for another process
+ * stopped meanwhile (2 x 2 s + the work; see pbrk(3), Liveness).
+ */
+static unsigned long long HANG_NS = 5ULL * 1000000000ULL;
 #define STUCK_NS	(20ULL * 1000000000ULL)	/* then it is killed */
 #define STOP_NS		(15ULL * 1000000000ULL)
 #define STOP_FOR_NS	(6ULL * 1000000000ULL)	/* a SIGSTOP lasts */
@@ -1313,6 +1319,9 @@ run_phase(unsigned secs)
 	unsigned mean = (unsigned)env_num("STRESS_KILL_MS", 1000);
 	unsigned stop_ms = (unsigned)env_num("STRESS_STOP_MS", 0);
 
+	if (stop_ms)
+		HANG_NS = 8ULL * 1000000000ULL;
+
 	for (int w = 0; w < B->nprocs; w++)
 		spawn(w);
 	while (!g_interrupted && now_ns() < end) {
@@ -1481,7 +1490,8 @@ summarize(int nfaults)
 	printf("stress: hangs %d:", S.hangs);
 	for (int o = 0; o < OP_NUM; o++)
 		if (S.hang_op[o])
-			printf(" %s > 5 s: %d;", op_name[o], S.hang_op[o]);
+			printf(" %s > %llu s: %d;", op_name[o],
+				HANG_NS / 1000000000ULL, S.hang_op[o]);
 	printf(" no progress: %d; not stopped: %d\n", S.hang_idle, S.hang_stop);
 	printf("stress: faults %d\n", nfaults);
 	print_faults(nfaults);
