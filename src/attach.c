@@ -21,6 +21,7 @@ struct state st = {
 	/* writers first: ppersist() must never starve a break change */
 	.map = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP,
 	.lock_fd = -1,
+	.epoch_fd = -1,
 	.fork_fd = -1,
 	.dev = { .fd = -1 },
 };
@@ -112,7 +113,10 @@ teardown(struct state *s)
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
 	s->lock_fd = -1;
-	dev_close(&s->dev);	/* drops the epoch lock */
+	if (s->epoch_fd >= 0)
+		close(s->epoch_fd);	/* drops the epoch lock */
+	s->epoch_fd = -1;
+	dev_close(&s->dev);
 	s->epoch_held = 0;
 	s->attached = 0;
 }
@@ -199,8 +203,9 @@ attach_dev(struct state *s, const void *id, size_t len)
 	int ret;
 
 	s->lock_fd = dev_reopen(&s->dev, s->rdonly);
-	if (s->lock_fd < 0) {
-		ret = s->lock_fd;
+	s->epoch_fd = dev_reopen(&s->dev, 1);
+	if (s->lock_fd < 0 || s->epoch_fd < 0) {
+		ret = s->lock_fd < 0 ? s->lock_fd : s->epoch_fd;
 		goto fail;
 	}
 	ret = dev_map_area(&s->dev);

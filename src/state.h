@@ -55,7 +55,10 @@ struct state {
 	int attached;
 	int rdonly;
 	int backend;		/* PHEAP_BACKEND_* */
-	struct dev dev;		/* its fd holds LOCK_EPOCH(epoch) for reading */
+	struct dev dev;		/* its fd is what the heap is mapped from */
+	int epoch_fd;		/* own OFD, never mapped: LOCK_EPOCH(epoch)
+				 * for reading (a mapping would keep it, and
+				 * its lock, alive in a forked child) */
 	int lock_fd;		/* own OFD: LOCK_BRK, and epoch write locks */
 	int fork_fd;		/* see attach.c: the child's lock during fork */
 	struct hdr hdr;		/* id, owner, base, capacity: as attached */

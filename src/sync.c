@@ -97,10 +97,10 @@ hold_epoch(struct state *s, uint32_t e)
 		return;
 	}
 	dl = lock_deadline(lock_bound_ms());
-	if (lock_wait(s->dev.fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
+	if (lock_wait(s->epoch_fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
 		return;
 	if (s->epoch_held)
-		lock_drop(s->dev.fd, LOCK_EPOCH(s->epoch), 1);
+		lock_drop(s->epoch_fd, LOCK_EPOCH(s->epoch), 1);
 	s->epoch = e;
 	s->epoch_held = 1;
 }
@@ -432,27 +432,35 @@ sync_fork_parent(struct state *s)
 	s->fork_fd = -1;
 }
 
-/* the child's own descriptions, epoch lock and sync thread */
+/*
+ * The child's own descriptions for its locks (the inherited ones are the
+ * parent's: their locks are the parent's), its epoch lock, and its sync
+ * thread.  The heap's mappings and dev.fd may stay shared: no lock lives on
+ * the description they reference.
+ */
+static int
+own_fd(struct state *s, int *fd, int rdonly)
+{
+	int nfd = dev_reopen(&s->dev, rdonly);
+
+	if (nfd < 0)
+		return nfd;
+	close(*fd);
+	*fd = nfd;
+	return 0;
+}
+
 int
 sync_fork_child(struct state *s)
 {
-	int ret = 0, fd;
+	int ret = own_fd(s, &s->epoch_fd, 1);
 
-	/* dup3 onto the same numbers: the mapping code keeps the number */
-	fd = dev_reopen(&s->dev, s->rdonly);
-	if (fd < 0 || dup3(fd, s->dev.fd, O_CLOEXEC) < 0)
-		ret = fd < 0 ? fd : -errno;
-	if (fd >= 0)
-		close(fd);
 	if (ret == 0 && s->epoch_held) {
 		s->epoch_held = 0;
 		hold_epoch(s, s->epoch);
 	}
-	fd = ret ? -1 : dev_reopen(&s->dev, s->rdonly);
-	if (ret == 0 && (fd < 0 || dup3(fd, s->lock_fd, O_CLOEXEC) < 0))
-		ret = fd < 0 ? fd : -errno;
-	if (fd >= 0)
-		close(fd);
+	if (ret == 0)
+		ret = own_fd(s, &s->lock_fd, s->rdonly);
 	if (s->fork_fd >= 0)
 		close(s->fork_fd);	/* our own lock covers us now */
 	s->fork_fd = -1;

@@ -263,6 +263,48 @@ test_fork_during_shrink(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+/*
+ * A mapping keeps the open file description it was made from alive: a
+ * forked child's inherited mappings must not keep the parent's epoch lock
+ * alive once the parent has detached (every pbrk would wait for a ghost).
+ */
+static void
+test_fork_parent_gone(void)
+{
+	struct tu_peer q;
+	int p2c[2];
+	pid_t pid;
+	char c;
+
+	tu_pool();
+	setenv("PHEAP_WAIT_MS", "3000", 1);
+	CU_ASSERT_EQUAL_FATAL(pattach("gone", 4, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_FATAL(pipe(p2c) == 0);
+	fflush(NULL);
+	if ((pid = fork()) == 0) {
+		close(p2c[1]);
+		/* keeps the inherited attachment, follows, then checks */
+		_exit(read(p2c[0], &c, 1) == 1 && !tu_touch_faults(BASE + 2 * PG
+			- 1, 1) ? 0 : 1);
+	}
+	close(p2c[0]);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&q, "gone", 0), 0);
+	double t0 = tu_ms();
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'b', B(2 * PG)), (long)B(2 * PG));
+	double took = tu_ms() - t0;
+	fprintf(stderr, "pbrk with the parent gone: %.0f ms ", took);
+	CU_ASSERT(took < 1500);
+	CU_ASSERT_EQUAL(write(p2c[1], "g", 1), 1);
+	int st;
+	CU_ASSERT_EQUAL(waitpid(pid, &st, 0), pid);
+	CU_ASSERT(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(p2c[1]);
+	CU_ASSERT_EQUAL(tu_peer_stop(&q), 0);
+	unsetenv("PHEAP_WAIT_MS");
+}
+
 /* ---- storage is freed only after followers unmapped it ---- */
 
 /*
@@ -561,6 +603,7 @@ main(void)
 		{ "shrink never unmaps below the break (follower)", test_shrink_follower },
 		{ "mprotect, mlock, madvise below the break survive", test_vm_state },
 		{ "a child forked during a shrink: no SIGBUS", test_fork_during_shrink },
+		{ "a forked child does not keep its parent's lock", test_fork_parent_gone },
 		{ "storage freed only after followers unmapped", test_trim_after_followers },
 		{ "pchmod after chdir and rename", test_chmod_after_chdir },
 		{ "ppersist threads do not starve pbrk or fork", test_persist_no_starvation },
