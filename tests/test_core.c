@@ -444,7 +444,7 @@ test_persist_no_starvation(void)
 	/* a liveness bound, not a speed claim: seconds before the fix */
 	fprintf(stderr, "worst pbrk+pbrk+fork under 4 ppersist threads: %.1f ms\n",
 		worst);
-	CU_ASSERT(worst < 1500);
+	CU_ASSERT(worst < 3000);
 	CU_ASSERT_EQUAL(tu_peer_stop(&p), 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
@@ -481,7 +481,9 @@ test_stopped_peer(void)
 	double t0, first, rest = 0;
 
 	tu_pool();
-	setenv("PHEAP_WAIT_MS", "400", 1);
+	/* the bound well above what an attach or a pbrk takes, even under
+	 * QEMU's software emulation (make check-vm) */
+	setenv("PHEAP_WAIT_MS", "1500", 1);
 	CU_ASSERT_EQUAL_FATAL(pattach("stp", 3, PHEAP_CREATE), 0);
 	CU_ASSERT_EQUAL(pbrk(B(2 * PG)), B(2 * PG));
 	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, "stp", 0), 0);
@@ -497,11 +499,12 @@ test_stopped_peer(void)
 	/* attach by a third process does not wait for it at all */
 	t0 = tu_ms();
 	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&q, "stp", 1), 0);
-	CU_ASSERT(tu_ms() - t0 < 300);
-	fprintf(stderr, "stopped peer: first pbrk %.0f ms (bound 400), next 10 "
-		"%.0f ms\n", first, rest);
-	CU_ASSERT(first >= 350 && first < 1500);
-	CU_ASSERT(rest < 350);
+	double att = tu_ms() - t0;
+	fprintf(stderr, "stopped peer: first pbrk %.0f ms (bound 1500), next 10 "
+		"%.0f ms, attach %.0f ms\n", first, rest, att);
+	CU_ASSERT(first >= 1400 && first < 4000);
+	CU_ASSERT(rest < 1400);
+	CU_ASSERT(att < 1400);
 	/* once it runs again it follows: 3 pages now */
 	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
 	CU_ASSERT_EQUAL(kill(p.pid, SIGCONT), 0);
