@@ -30,16 +30,18 @@
  * write the pheap, readable by all.  Nothing in it is trusted: it is a
  * doorbell.  A process maps and unmaps only what the validated durable
  * header says; a value here only makes it look again (gen), chooses which
- * lock byte to hold (epoch), or makes a coordinator wait less (stale) or
- * finish a round (pending) -- none of which can make anyone map less or
- * more than the durable break.
+ * lock byte to hold (epoch), makes a coordinator run a round (pending), or
+ * makes a waiter wait longer for a holder that runs (holder) -- none of
+ * which can make anyone map less or more than the durable break, or wait
+ * beyond the bounds.  Which bytes belong to stragglers, and so are not
+ * waited for, each process learns by itself (state.stale).
  */
 struct runtime {
 	/* low 32 bits: gen, the futex word bumped by every durable change;
 	 * high 32 bits: epoch, which names the lock byte attached processes
 	 * hold (LOCK_EPOCH).  One 64-bit store publishes both at once. */
 	uint64_t gen_epoch;
-	uint64_t stale;		/* epoch bytes of stragglers: not waited for */
+	uint64_t unused;	/* was: stale epoch bytes (now per process) */
 	uint64_t pending;	/* 1 from a coordinator's header write to the
 				 * end of its round: a dead one left it set */
 	uint64_t holder;	/* pid holding LOCK_BRK (a hint), or 0 */
@@ -67,6 +69,8 @@ struct state {
 	uint32_t seen_gen;	/* sync thread: last gen followed */
 	uint32_t epoch;		/* sync thread: epoch whose lock we hold */
 	int epoch_held;		/* that lock is held */
+	uint64_t stale;		/* epoch bytes this process found held by
+				 * stragglers: not waited for until free */
 	pthread_t thread;
 	int thread_on;
 	int stop;		/* atomic: sync thread must exit */

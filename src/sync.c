@@ -19,12 +19,13 @@
  *
  * Liveness: the coordinator waits at most the bound (lock_bound_ms(),
  * PHEAP_WAIT_MS, 2 s by default) for all of them together.  A byte still
- * held then belongs to a straggler (stopped, or hostile): it is marked stale
- * in the runtime page and not waited for again until it is free; the
+ * held then belongs to a straggler (stopped, or hostile): this process
+ * marks it stale and does not wait for it again until it is free; the
  * straggler alone loses the guarantee of seeing that change in time (on a
  * file, touching a range the shrink freed gives it SIGBUS; a grown range
- * faults until its sync thread runs).  A stopped process thus costs at most
- * one bound, once, not one per pbrk.
+ * faults until its sync thread runs).  A stopped process thus costs each
+ * coordinating process one bound, once, not one per pbrk.  The stale set
+ * is not shared: a forged one would let a coordinator skip live followers.
  *
  * Orphans: "pending" is set before a coordinator writes the header and
  * cleared when its round has ended.  A coordinator that died in between
@@ -179,6 +180,7 @@ sync_join(struct state *s)
 	 * waits for us, or wrote the header before we read it */
 	s->seen_gen = RT_GEN(ge);
 	s->epoch_held = 0;
+	s->stale = 0;
 	s->follow_err = 0;
 	hold_epoch(s, RT_EPOCH(ge));
 	return 0;
@@ -257,7 +259,7 @@ running(uint64_t pid)
  * running (up to HOLD_CAP bounds), and fail with EBUSY once it is stopped,
  * dead-but-not-gone, or unknown (a reader's lock, say) for one bound.
  */
-#define HOLD_CAP	15
+#define HOLD_CAP	5
 
 int
 sync_lock_brk(struct state *s, int fd)
@@ -347,15 +349,14 @@ wait_bytes(struct state *s, uint64_t skip)
 static void
 wait_followers(struct state *s, uint32_t e)
 {
-	uint64_t stale = __atomic_load_n(&s->rt->stale, __ATOMIC_ACQUIRE) &
-		~BIT(e);
+	uint64_t stale = s->stale & ~BIT(e);
 	uint64_t late = wait_bytes(s, stale | BIT(e));
 
 	/* stragglers that moved on or died are waited for again */
 	for (int b = 0; b < LOCK_NEPOCH; b++)
 		if ((stale & BIT(b)) && !(held_bits(s, b, 1)))
 			stale &= ~BIT(b);
-	__atomic_store_n(&s->rt->stale, stale | late, __ATOMIC_RELEASE);
+	s->stale = stale | late;
 }
 
 int

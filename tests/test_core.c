@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/futex.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -519,6 +521,66 @@ test_stopped_peer(void)
 	unsetenv("PHEAP_WAIT_MS");
 }
 
+/* ---- nothing written into the runtime page unmaps anything ---- */
+
+#define RT_OFF	8192	/* src/header.h HDR_RUNTIME_OFF; struct runtime */
+
+/* a process with write permission writes garbage into the runtime page
+ * (every field: doorbell, epoch, pending round, lock holder) and rings */
+static int
+forge_runtime(void *path)
+{
+	int fd = open(path, O_RDWR);
+	uint64_t *rt;
+
+	if (fd < 0)
+		return 1;
+	rt = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, RT_OFF);
+	if (rt == MAP_FAILED)
+		return 2;
+	for (int i = 0; i < 20; i++) {
+		rt[0] = ((uint64_t)(unsigned)rand() << 32) | (uint32_t)(rt[0] + 1);
+		rt[1] = ~0ULL;		/* was the shared stale set */
+		rt[2] = 1;		/* a pending round */
+		rt[3] = 1;		/* the lock "held" by init */
+		syscall(SYS_futex, (uint32_t *)rt, FUTEX_WAKE, INT_MAX, NULL,
+			NULL, 0);
+		usleep(5000);
+	}
+	return 0;
+}
+
+static void
+test_runtime_forgery(void)
+{
+	struct tu_peer q;
+	char path[PATH_MAX];
+	double t0;
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("forge", 5, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pbrk(B(4 * PG)), B(4 * PG));
+	snprintf(path, sizeof(path), "%s", tu_path());
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&q, "forge", 0), 0);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'T', PG), 0);	/* touches below */
+	CU_ASSERT_EQUAL(tu_child(forge_runtime, path), 0);
+	/* nobody unmapped anything, nobody maps more */
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'b', 0), (long)B(4 * PG));
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'r', 4 * PG - 1), 0);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'r', 4 * PG), 1);
+	CU_ASSERT_FALSE(tu_touch_faults(BASE + 4 * PG - 1, 1));
+	/* break changes still complete at once, and still reach everyone */
+	t0 = tu_ms();
+	CU_ASSERT_EQUAL(pbrk(B(2 * PG)), B(2 * PG));
+	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
+	CU_ASSERT(tu_ms() - t0 < 1000);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'r', 3 * PG - 1), 0);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 'r', 3 * PG), 1);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&q, 't', 0), 0);
+	CU_ASSERT_EQUAL(tu_peer_stop(&q), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
 /* ---- a process that cannot map a grow learns it ---- */
 
 /* fills the process's map count with alternating single pages */
@@ -613,6 +675,7 @@ main(void)
 		{ "pheap_info reports the durable mode", test_mode_not_stale },
 		{ "a stopped peer costs one bound, once", test_stopped_peer },
 		{ "a follower that cannot map learns it", test_lagging_follower },
+		{ "garbage in the runtime page unmaps nothing", test_runtime_forgery },
 		{ NULL, NULL }
 	};
 
