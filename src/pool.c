@@ -102,8 +102,8 @@ mkdir_p(char *path, mode_t mode)
 static int
 pool_default(struct pool *p)
 {
-	const char *xdg = getenv("XDG_DATA_HOME");
-	const char *home = getenv("HOME");
+	const char *xdg = secure_getenv("XDG_DATA_HOME");
+	const char *home = secure_getenv("HOME");
 	char *dir = p->entry[0];
 	int n;
 
@@ -129,7 +129,7 @@ pool_default(struct pool *p)
 static int
 pool_load(struct pool *p)
 {
-	const char *env = getenv("PHEAP_POOL");
+	const char *env = secure_getenv("PHEAP_POOL");
 
 	p->n = 0;
 	if (!env || !*env)
@@ -494,7 +494,7 @@ fail:
 static int
 parse_base(uint64_t *base)
 {
-	const char *env = getenv("PHEAP_BASE");
+	const char *env = secure_getenv("PHEAP_BASE");
 	char *end;
 
 	*base = POOL_DEFAULT_BASE;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -561,11 +562,66 @@ test_mode_repaired_by_owner(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+/*
+ * A setuid-root program run by nobody, whose environment names nobody's
+ * pool and pheap, a base, and directories: the library ignores them all
+ * (AT_SECURE), as glibc ignores its own variables.  Before, the program
+ * was attached to nobody's pheap before main().
+ */
+static int
+run_secure(void *arg)
+{
+	char **v = arg;
+	char *envp[] = { v[1], v[2], v[3], v[4], v[5], NULL };
+	char *args[] = { v[0], v[6], NULL };
+
+	if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+		return 99;
+	execve(v[0], args, envp);
+	return 98;
+}
+
+static void
+test_setuid_ignores_env(void)
+{
+	char dir[] = "/tmp/pheap-suid-XXXXXX", prog[64], hex[64] = "", e[5][128];
+	const char *id = "nobodys";
+	struct stat sb;
+
+	if (geteuid() != 0 || stat("tests/secure_helper", &sb)) {
+		fprintf(stderr, "(needs root and tests/secure_helper; skipped) ");
+		return;
+	}
+	const char *pool = tu_pool();
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	/* nobody's pheap in nobody's pool */
+	CU_ASSERT_EQUAL_FATAL(pattach(id, strlen(id), PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pchmod(0666), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	for (size_t i = 0; i < strlen(id); i++)
+		sprintf(hex + 2 * i, "%02x", (unsigned char)id[i]);
+	snprintf(prog, sizeof(prog), "%s/helper", dir);
+	snprintf(e[0], sizeof(e[0]), "PHEAP_EXEC_ATTACH=%s", hex);
+	snprintf(e[1], sizeof(e[1]), "PHEAP_POOL=%s", pool);
+	snprintf(e[2], sizeof(e[2]), "PHEAP_BASE=0x300000000000");
+	snprintf(e[3], sizeof(e[3]), "XDG_DATA_HOME=%s/xdg", dir);
+	snprintf(e[4], sizeof(e[4]), "HOME=%s", dir);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "cp tests/secure_helper %s && chown 0:0 %s "
+		"&& chmod 4755 %s && chmod 0755 %s", prog, prog, prog, dir);
+	CU_ASSERT_EQUAL_FATAL(system(cmd), 0);
+	char *v[] = { prog, e[0], e[1], e[2], e[3], e[4], (char *)id };
+	CU_ASSERT_EQUAL(tu_child(run_secure, v), 0);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	CU_ASSERT_EQUAL(system(cmd), 0);
+}
+
 int
 main(void)
 {
 	static const struct tu_test tests[] = {
 		{ "owner's attach repairs a mode left behind", test_mode_repaired_by_owner },
+		{ "a setuid program ignores the environment", test_setuid_ignores_env },
 		{ "argument errors", test_args },
 		{ "create, attach, info", test_create_attach },
 		{ "default pool directory", test_default_pool },
