@@ -123,11 +123,18 @@ test_usc(void)
 	CU_ASSERT_EQUAL(attach_usc(id, PHEAP_ATTACH, 7), 1);
 	CU_ASSERT_EQUAL(attach_usc(id, PHEAP_ATTACH, 7), 0);
 	CU_ASSERT_EQUAL(attach_usc(id, PHEAP_ATTACH | PHEAP_RDONLY, 7), 0);
-	/* no count available (not an NVDIMM): nothing to say, nothing lost */
+	/* no count available (not an NVDIMM): nothing to say, nothing lost
+	 * (on a DAX backend libpmem2 may read a real count: then skipped) */
 	testhook_inject_usc(0, 0);
 	CU_ASSERT_EQUAL(pattach(id, strlen(id), PHEAP_ATTACH), 0);
-	CU_ASSERT_EQUAL(unsafe_now(), 0);
+	struct pheap_info info;
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	int dax = info.backend != PHEAP_BACKEND_FILE;
+	if (!dax)
+		CU_ASSERT_EQUAL(unsafe_now(), 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
+	if (dax)
+		return;
 	CU_ASSERT_EQUAL(attach_usc(id, PHEAP_ATTACH, 7), 0);
 }
 
