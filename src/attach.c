@@ -65,11 +65,11 @@ repair_mode(struct state *s)
 		return;
 	if (s->rdonly && (fd = dev_reopen(&s->dev, 0)) < 0)
 		return;
-	if (lock_try(fd, LOCK_BRK, 1, F_WRLCK) == 0) {
+	if (sync_try_brk(s, fd) == 0) {
 		if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len,
 				s->dev.path, &f) == 0)
 			(void)fchmod(s->dev.fd, f.hdr.mode);
-		lock_drop(fd, LOCK_BRK, 1);
+		sync_unlock_brk(s, fd);
 	}
 	if (fd != s->lock_fd)
 		close(fd);
@@ -134,7 +134,6 @@ static int
 check_usc(struct state *s, const void *id, size_t len)
 {
 	struct hdr_found f;
-	struct timespec dl;
 	uint64_t usc;
 	int ret;
 
@@ -145,15 +144,14 @@ check_usc(struct state *s, const void *id, size_t len)
 	if (ret || hdr_match(&f, id, len) <= 0 || f.hdr.usc == usc)
 		return 0;	/* damage is found (and reported) later */
 	s->unsafe_shutdown = f.hdr.usc != 0;
-	dl = lock_deadline(lock_bound_ms());
-	if (s->rdonly || lock_wait(s->lock_fd, LOCK_BRK, 1, F_WRLCK, &dl))
+	if (s->rdonly || sync_lock_brk(s, s->lock_fd))
 		return 0;
 	ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
 	if (ret == 0) {
 		f.hdr.usc = usc;
 		ret = hdr_store(&s->dev.io, &f.hdr, &f.slot);
 	}
-	lock_drop(s->lock_fd, LOCK_BRK, 1);
+	sync_unlock_brk(s, s->lock_fd);
 	return ret;
 }
 
@@ -185,10 +183,10 @@ adopt_orphan(struct state *s)
 {
 	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))
 		return;
-	if (lock_try(s->lock_fd, LOCK_BRK, 1, F_WRLCK))
+	if (sync_try_brk(s, s->lock_fd))
 		return;		/* its coordinator is alive, or another finishes */
 	(void)sync_orphan(s);
-	lock_drop(s->lock_fd, LOCK_BRK, 1);
+	sync_unlock_brk(s, s->lock_fd);
 }
 
 /*

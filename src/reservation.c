@@ -18,15 +18,14 @@
  * did to that range (mprotect, mlock, madvise) survives every break change,
  * and another thread touching it never faults.
  *
- * libpmem2 is used for what it knows: the store granularity (from a probe
- * mapping of the header area of the same file), the persist and memset
- * functions, and a pmem2_map describing each mapped range
- * (pmem2_map_from_existing, whose delete unmaps nothing; a shrink that ends
- * inside a range re-describes its head).  Not for the mappings themselves:
- * deleting a pmem2_map unmaps all of it (a map cannot be split), and the
- * pmem2_vm_reservation of libpmem2 1.12 maps alignment slack beyond the
- * size asked (about 2 GiB for a large reservation) that it leaves behind
- * after delete.  The heap is mapped the way pmem2_map_new maps it:
+ * libpmem2 is used for what it knows: the store granularity, and the
+ * persist and memset functions for it, from a probe mapping of the header
+ * area of the same file.  Not for the heap's mappings: deleting a pmem2_map
+ * unmaps all of it (a map cannot be split); the pmem2_vm_reservation of
+ * libpmem2 1.12 maps alignment slack beyond the size asked (about 2 GiB for
+ * a large reservation) that it leaves behind after delete; and describing
+ * ranges with pmem2_map_from_existing leaks two allocations per map and
+ * delete in 1.12.  The heap is mapped the way pmem2_map_new maps it:
  * MAP_SHARED_VALIDATE | MAP_SYNC where the file is DAX.
  */
 #include <errno.h>
@@ -56,11 +55,6 @@
 
 #define PAGE PHEAP_PAGE_SIZE
 
-struct seg {
-	struct pmem2_map *map;	/* describes the range; owns no mapping */
-	uint64_t off, len;	/* heap offset and length */
-};
-
 struct rsv {
 	char *base;
 	uint64_t claim;		/* bytes of address space owned from base */
@@ -73,8 +67,6 @@ struct rsv {
 	struct pmem2_source *src;
 	int claimed;
 	uint64_t len;		/* heap bytes mapped */
-	struct seg *seg;
-	size_t nseg, capseg;
 	pmem2_persist_fn persist;
 	pmem2_memset_fn memset;
 };
@@ -204,28 +196,6 @@ rsv_new(struct rsv **rp, uint64_t base, uint64_t span, int fd,
 	return 0;
 }
 
-static int
-seg_add(struct rsv *r, uint64_t off, uint64_t len)
-{
-	struct pmem2_map *map;
-	int ret;
-
-	if (r->nseg == r->capseg) {
-		size_t n = r->capseg ? 2 * r->capseg : 16;
-		struct seg *s = realloc(r->seg, n * sizeof(*s));
-
-		if (!s)
-			return err_set(ENOMEM, "out of memory");
-		r->seg = s;
-		r->capseg = n;
-	}
-	ret = pmem2_map_from_existing(&map, r->src, r->base + off, len, r->gran);
-	if (ret)
-		return err_pmem2(ret, "pmem2_map_from_existing");
-	r->seg[r->nseg++] = (struct seg){ map, off, len };
-	return 0;
-}
-
 /* maps the file over the placeholder pages of [off, off + len) */
 static int
 map_range(struct rsv *r, uint64_t off, uint64_t len)
@@ -234,35 +204,10 @@ map_range(struct rsv *r, uint64_t off, uint64_t len)
 	int flags = (r->sync_flags ? r->sync_flags : MAP_SHARED) | MAP_FIXED;
 	void *p = mmap(r->base + off, len, prot, flags, r->fd,
 		(off_t)(r->data_off + off));
-	int ret;
 
 	if (p == MAP_FAILED)
 		return err_sys(errno, "mapping %p+%#llx", (void *)(r->base + off),
 			(unsigned long long)len);
-	ret = seg_add(r, off, len);
-	if (ret)
-		(void)placeholder(r->base + off, len);
-	return ret;
-}
-
-/* forgets the descriptions of [nl, len); the head of a straddling one stays */
-static int
-segs_cut(struct rsv *r, uint64_t nl)
-{
-	while (r->nseg && r->seg[r->nseg - 1].off >= nl)
-		pmem2_map_delete(&r->seg[--r->nseg].map);
-	if (r->nseg) {
-		struct seg *s = &r->seg[r->nseg - 1];
-
-		if (s->off + s->len > nl) {
-			uint64_t off = s->off;
-
-			/* only the description: the head stays mapped */
-			pmem2_map_delete(&s->map);
-			r->nseg--;
-			return seg_add(r, off, nl - off);
-		}
-	}
 	return 0;
 }
 
@@ -281,12 +226,9 @@ rsv_set_len(struct rsv *r, uint64_t len)
 	}
 	if (len < r->len) {
 		ret = placeholder(r->base + len, r->len - len);
-		if (ret)
-			return ret;
-		r->len = len;
-		/* the range is gone already; a failed description only
-		 * leaves libpmem2 without one for the head */
-		return segs_cut(r, len);
+		if (ret == 0)
+			r->len = len;
+		return ret;
 	}
 	return 0;
 }
@@ -341,13 +283,10 @@ rsv_delete(struct rsv **rp)
 
 	if (!r)
 		return;
-	while (r->nseg)
-		pmem2_map_delete(&r->seg[--r->nseg].map);
 	if (r->src)
 		pmem2_source_delete(&r->src);
 	if (r->claimed)
 		munmap(r->base, r->claim);
-	free(r->seg);
 	free(r);
 	*rp = NULL;
 }

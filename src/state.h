@@ -44,7 +44,8 @@ struct runtime {
 	uint64_t unused;	/* was: stale epoch bytes (now per process) */
 	uint64_t pending;	/* 1 from a coordinator's header write to the
 				 * end of its round: a dead one left it set */
-	uint64_t holder;	/* pid holding LOCK_BRK (a hint), or 0 */
+	uint64_t holder;	/* LOCK_BRK's holder (a hint): pid in the low
+				 * half, a count of holdings in the high */
 };
 
 #define RT_GEN(v)	((uint32_t)(v))
@@ -95,6 +96,8 @@ PHEAP_HIDDEN void sync_stop(struct state *s);
 /* LOCK_BRK for writing on fd, bounded: 0 or -EBUSY; sync_unlock_brk
  * drops it */
 PHEAP_HIDDEN int sync_lock_brk(struct state *s, int fd);
+/* the same without waiting: 0 or -EAGAIN */
+PHEAP_HIDDEN int sync_try_brk(struct state *s, int fd);
 PHEAP_HIDDEN void sync_unlock_brk(struct state *s, int fd);
 /* a coordinator (holding LOCK_BRK) is about to change the header */
 PHEAP_HIDDEN void sync_begin(struct state *s);

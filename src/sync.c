@@ -137,9 +137,9 @@ look_for_orphan(struct state *s)
 		return;
 	if (pthread_mutex_trylock(&s->api))
 		return;		/* a call of ours is running: it will see it */
-	if (lock_try(s->lock_fd, LOCK_BRK, 1, F_WRLCK) == 0) {
+	if (sync_try_brk(s, s->lock_fd) == 0) {
 		(void)sync_orphan(s);
-		lock_drop(s->lock_fd, LOCK_BRK, 1);
+		sync_unlock_brk(s, s->lock_fd);
 	}
 	pthread_mutex_unlock(&s->api);
 }
@@ -256,39 +256,79 @@ running(uint64_t pid)
  * The break lock is held by a coordinator for its round: at most the
  * bound for its followers, plus its storage work, which a busy disk can
  * make long.  So we wait while the holder named in the runtime page is
- * running (up to HOLD_CAP bounds), and fail with EBUSY once it is stopped,
- * dead-but-not-gone, or unknown (a reader's lock, say) for one bound.
+ * running (one holding at most HOLD_CAP bounds: a queue of holdings that
+ * move on is progress), and fail with EBUSY once it has been stopped,
+ * dead-but-not-gone, or unknown (a reader's lock, say) for a whole bound
+ * -- looking every SLICE_MS, so that the instant between one holder's
+ * release and the next one's naming itself is never taken for that.
  */
 #define HOLD_CAP	5
+#define SLICE_MS	100
+
+/* every holder of LOCK_BRK names itself at once (see sync_lock_brk):
+ * low 32 bits its pid, high 32 bits a count of acquisitions, so a waiter
+ * sees each new holding as progress */
+static void
+name_holder(struct state *s)
+{
+	uint64_t h = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
+
+	if (!s->rdonly)
+		__atomic_store_n(&s->rt->holder, ((h >> 32) + 1) << 32 |
+			(uint32_t)getpid(), __ATOMIC_RELEASE);
+}
 
 int
 sync_lock_brk(struct state *s, int fd)
 {
 	unsigned ms = lock_bound_ms();
-	struct timespec dl = lock_deadline(ms), cap = lock_deadline(ms * HOLD_CAP);
+	struct timespec cap = lock_deadline(ms * HOLD_CAP), bad = { 0, 0 };
+	struct timespec dl = lock_deadline(SLICE_MS);
+	uint64_t seen = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE), h;
 	int ret;
 
 	while ((ret = lock_wait(fd, LOCK_BRK, 1, F_WRLCK, &dl)) == -ETIMEDOUT) {
-		uint64_t pid = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
-
-		if (!running(pid) || lock_expired(&cap))
+		h = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
+		if (h != seen)		/* a new holding: the queue moves */
+			cap = lock_deadline(ms * HOLD_CAP);
+		seen = h;
+		if (running((uint32_t)h))
+			bad.tv_sec = 0;
+		else if (bad.tv_sec == 0)
+			bad = lock_deadline(ms);
+		if (lock_expired(&cap) || (bad.tv_sec && lock_expired(&bad)))
 			return err_set(EBUSY, "the pheap's break lock has been "
-				"held for %u ms by %s", ms, pid ? "a process "
-				"that is not running (stopped?)" :
-				"an unknown process");
-		dl = lock_deadline(ms);
+				"held for %u ms by %s (pid %u)", lock_expired(&cap) ?
+				ms * HOLD_CAP : ms, lock_expired(&cap) ?
+				"one process" : (uint32_t)h ? "a process that is "
+				"not running (stopped?)" : "an unknown process",
+				(unsigned)(uint32_t)h);
+		dl = lock_deadline(SLICE_MS);
 	}
-	if (ret == 0 && !s->rdonly)
-		__atomic_store_n(&s->rt->holder, (uint64_t)getpid(),
-			__ATOMIC_RELEASE);
+	if (ret == 0)
+		name_holder(s);
+	return ret;
+}
+
+int
+sync_try_brk(struct state *s, int fd)
+{
+	int ret = lock_try(fd, LOCK_BRK, 1, F_WRLCK);
+
+	if (ret == 0)
+		name_holder(s);
 	return ret;
 }
 
 void
 sync_unlock_brk(struct state *s, int fd)
 {
+	uint64_t h = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
+
+	/* the count stays: the next holding is new even with our pid */
 	if (!s->rdonly)
-		__atomic_store_n(&s->rt->holder, 0, __ATOMIC_RELEASE);
+		__atomic_store_n(&s->rt->holder, h >> 32 << 32,
+			__ATOMIC_RELEASE);
 	lock_drop(fd, LOCK_BRK, 1);
 }
 

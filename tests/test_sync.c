@@ -206,8 +206,11 @@ stormer(void *arg)
 		unsigned long pages = (unsigned long)(rand_r(&seed) % 9);
 		long r = pbrk(B(pages * PG));
 
-		if (r != (long)B(pages * PG))
+		if (r != (long)B(pages * PG)) {
+			fprintf(stderr, "stormer: pbrk = %ld: %s\n", r,
+				pheap_errormsg());
 			return 2;
+		}
 		/* no access here: another process may shrink right after */
 	}
 	return pdetach() ? 3 : 0;
