@@ -94,10 +94,10 @@ hdr_encode(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
 }
 
 /*
- * Decodes one copy.  Returns 0 when magic, version, size and checksum hold;
- * -ENOENT when it is no header at all; -EUCLEAN when it looks like one but
- * is damaged (then h->id/id_len hold the id it claims, if plausible, else
- * h->id_len is 0).
+ * Decodes one copy.  Returns 0 when magic, version, size, checksum and id
+ * length (0 .. PHEAP_ID_LEN_LIMIT) hold; -ENOENT when it is no header at
+ * all; -EUCLEAN when it looks like one but is damaged (then h->id/id_len
+ * hold the id it claims, if plausible, else h->id_len is 0).
  */
 int
 hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
@@ -118,6 +118,9 @@ hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
 		return -EUCLEAN;
 	if (le64toh(m.checksum) !=
 			hdr_checksum(buf, offsetof(struct hdr_media, checksum)))
+		return -EUCLEAN;
+	/* h->id_len stayed 0 for it: must not pass for a free device */
+	if (id_len > PHEAP_ID_LEN_LIMIT)
 		return -EUCLEAN;
 
 	h->seq = le64toh(m.seq);

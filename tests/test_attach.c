@@ -21,6 +21,20 @@
 
 #define DEFAULT_BASE ((char *)0x2a0002000000UL)
 
+/*
+ * Under valgrind (make check-valgrind) every attach costs seconds: the
+ * library claims capacity + 4 MiB (1 TiB and more) of address space, and
+ * memcheck marks each 64 KiB of such a range, above its 128 GiB primary
+ * map, one by one in its auxiliary map when it is mapped and again when
+ * it is unmapped.  The loops that attach hundreds of times run a few
+ * rounds there instead.
+ */
+static int
+rounds(int n, int under_valgrind)
+{
+	return tu_valgrind() ? under_valgrind : n;
+}
+
 static int
 create(const char *id)
 {
@@ -153,10 +167,27 @@ test_eexist(void)
 		MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	CU_ASSERT_PTR_EQUAL_FATAL(p, DEFAULT_BASE + PG);
 	strcpy(p, "mine");
-	CU_ASSERT_EQUAL(attach("busy", 0), -EEXIST);
+	/*
+	 * valgrind does not pass MAP_FIXED_NOREPLACE on as such: it takes
+	 * the address for a hint, looks for room elsewhere, finds no free
+	 * 1 TiB in its client address space and fails the reservation with
+	 * EINVAL.  The attach fails all the same and our mapping is left
+	 * alone (checked below); only the errno cannot be EEXIST there.
+	 */
+	int r = attach("busy", 0);
+	if (tu_valgrind()) {
+		CU_ASSERT(r < 0);
+	} else {
+		CU_ASSERT_EQUAL(r, -EEXIST);
+	}
 	CU_ASSERT_PTR_NULL(pheap_base());
 	/* a create that cannot map creates nothing */
-	CU_ASSERT_EQUAL(create("busy2"), -EEXIST);
+	r = create("busy2");
+	if (tu_valgrind()) {
+		CU_ASSERT(r < 0);
+	} else {
+		CU_ASSERT_EQUAL(r, -EEXIST);
+	}
 	CU_ASSERT_STRING_NOT_EQUAL(pheap_errormsg(), "");
 	munmap(p, 4096);
 	CU_ASSERT_EQUAL(attach("busy2", 0), -EINVAL);
@@ -179,7 +210,7 @@ test_cycles(void)
 	CU_ASSERT(pbrk((unsigned long)DEFAULT_BASE + 2 * PG) > 0);
 	strcpy(DEFAULT_BASE, "kept");
 	CU_ASSERT_EQUAL(pdetach(), 0);
-	for (int i = 0; i < 1000; i++) {
+	for (int i = 0, n = rounds(1000, 3); i < n; i++) {
 		int r = attach("cycle", 0);
 
 		CU_ASSERT_EQUAL_FATAL(r, 0);
@@ -392,7 +423,7 @@ test_create_race(void)
 	enum { N = 8, ROUNDS = 20 };
 
 	tu_pool();
-	for (int round = 0; round < ROUNDS; round++) {
+	for (int round = 0, n = rounds(ROUNDS, 2); round < n; round++) {
 		char id[32];
 		pid_t pid[N];
 		int won = 0, lost = 0;
@@ -442,8 +473,15 @@ test_damage(void)
 	CU_ASSERT_EQUAL_FATAL(create("bystander"), 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 
+	/* offsets tried under valgrind: magic, seq, brk, id_len, id, padding, reserved */
+	static const off_t vg_offs[] = { 0, 16, 32, 84, 88, 100, 300, 500 };
+	int noffs = rounds(512 / 4, sizeof(vg_offs) / sizeof(vg_offs[0]));
+#define OFF(k) (tu_valgrind() ? vg_offs[k] : (off_t)(k) * 4)
+
 	/* every field, one bit in one copy: repaired from the other copy */
-	for (off_t off = 0; off < 512; off += 4) {
+	for (int k = 0; k < noffs; k++) {
+		off_t off = OFF(k);
+
 		flip(path, off, 0x10);
 		CU_ASSERT_EQUAL(attach("victim", 0), 0);
 		CU_ASSERT_EQUAL(pbrk(0), (long)(DEFAULT_BASE + 3 * PG));
@@ -452,7 +490,9 @@ test_damage(void)
 	}
 	/* the same bit in both copies: EUCLEAN, or not found where it hit
 	 * the magic or the id; never a crash, never the wrong pheap */
-	for (off_t off = 0; off < 512; off += 4) {
+	for (int k = 0; k < noffs; k++) {
+		off_t off = OFF(k);
+
 		flip(path, off, 0x10);
 		flip(path, 4096 + off, 0x10);
 		int r = attach("victim", 0);
@@ -479,7 +519,7 @@ test_damage(void)
 	unsigned char saved[8192], junk[8192];
 	int fd = open(path, O_RDWR);
 	CU_ASSERT_EQUAL(pread(fd, saved, sizeof(saved), 0), (ssize_t)sizeof(saved));
-	for (int i = 0; i < 200; i++) {
+	for (int i = 0, n = rounds(200, 4); i < n; i++) {
 		for (size_t j = 0; j < sizeof(junk); j++)
 			junk[j] = (unsigned char)rand();
 		if (i & 1)

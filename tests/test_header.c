@@ -3,6 +3,7 @@
  * test_header.c -- the on-media header: encoding, validation, and that an
  * update interrupted at any byte leaves the old or the new header.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +134,42 @@ test_validate(void)
 	CU_ASSERT_EQUAL(hdr_validate(&h, &file_lim), -EUCLEAN);
 }
 
+/*
+ * An id length beyond the limit under a valid checksum is damage, not a
+ * free device: decoding must not turn it into id_len 0 (found by
+ * tests/fuzz/fuzz_header).
+ */
+static void
+test_id_len_out_of_range(void)
+{
+	struct memdev m = { .budget = -1 };
+	struct hdr_io io = mem_io(&m);
+	struct hdr h = sample(), d;
+	struct hdr_found f;
+	uint8_t buf[HDR_COPY_SIZE];
+
+	io.lim.allow_free = 1;
+	h.brk = 0;
+	h.id_len = 0;		/* a formatted, free device ... */
+	hdr_encode(&h, buf);
+	CU_ASSERT_EQUAL(hdr_decode(buf, &d), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&d, &io.lim), 0);
+	for (uint32_t bad = PHEAP_ID_LEN_LIMIT + 1; bad; bad <<= 1) {
+		uint32_t le = htole32(bad);
+		uint64_t sum;
+
+		memcpy(buf + 84, &le, 4);	/* ... whose id_len is garbage */
+		sum = htole64(hdr_checksum(buf, HDR_COPY_SIZE - 8));
+		memcpy(buf + HDR_COPY_SIZE - 8, &sum, 8);
+		CU_ASSERT_EQUAL(hdr_decode(buf, &d), -EUCLEAN);
+		memcpy(m.data, buf, sizeof(buf));
+		memcpy(m.data + HDR_SLOT_SIZE, buf, sizeof(buf));
+		CU_ASSERT_EQUAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_FALSE(f.ok);
+		CU_ASSERT_EQUAL(f.nclaims, 0);
+	}
+}
+
 static void
 test_every_bit_flip(void)
 {
@@ -245,6 +282,7 @@ main(void)
 	static const struct tu_test tests[] = {
 		{ "encode/decode round trip", test_roundtrip },
 		{ "validation of every field", test_validate },
+		{ "id length out of range is damage", test_id_len_out_of_range },
 		{ "single bit flips are repaired by the mirror", test_every_bit_flip },
 		{ "random garbage is never a header", test_random_garbage },
 		{ "torn updates leave old or new", test_torn_updates },

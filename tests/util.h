@@ -34,6 +34,11 @@ int tu_main(const char *suite, const struct tu_test *tests);
  * and stores, and then the shrink back to one page as faults.
  */
 void tu_check_follow(const char *id, int reattach);
+/*
+ * 1 under valgrind (RUNNING_ON_VALGRIND, or PHEAP_TEST_VALGRIND=1 as set
+ * by make check-valgrind): for the few checks valgrind itself defeats.
+ */
+int tu_valgrind(void);
 /* path of the file of the pheap attached now */
 const char *tu_path(void);
 
