@@ -34,6 +34,13 @@
 #include "util.h"
 
 #define BASE ((char *)0x2a0002000000UL)
+
+/* ASan makes mlock() a no-op, and needs mappings of its own at any time */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
 #define B(x) ((unsigned long)(BASE + (x)))
 
 /* ---- shrink: threads ---- */
@@ -183,7 +190,7 @@ check_state(void)
 	/* still locked (the kernel never marks a DAX mapping locked: there
 	 * is no page cache to keep in memory) */
 	CU_ASSERT_EQUAL(pheap_info(&info), 0);
-	if (info.backend == PHEAP_BACKEND_FILE)
+	if (info.backend == PHEAP_BACKEND_FILE && !SANITIZED)
 		CU_ASSERT(has_flag(BASE + PG, " lo"));
 	CU_ASSERT(has_flag(BASE + 2 * PG, " nh"));	/* still no-huge */
 	CU_ASSERT_FALSE(tu_touch_faults(BASE + 2 * PG, 1));
@@ -637,6 +644,11 @@ test_lagging_follower(void)
 	pid_t pid;
 	int st;
 
+	if (SANITIZED) {
+		/* the child exhausts its map count: ASan's runtime dies */
+		fprintf(stderr, "(not under ASan; skipped) ");
+		return;
+	}
 	tu_pool();
 	CU_ASSERT_EQUAL_FATAL(pattach("lag", 3, PHEAP_CREATE), 0);
 	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
