@@ -12,43 +12,46 @@ trap 'cd "$top"; git worktree remove --force "$wt" >/dev/null 2>&1; rm -rf "$wt"
 git -C "$top" worktree add -q --detach "$wt" HEAD || exit 2
 cd "$wt" && ./bootstrap.sh --no-demo >/dev/null 2>&1 || exit 2
 
-# file | exact text | replacement        (each text occurs once in its file)
+# file @@ exact text @@ replacement  (each text occurs once in its file;
+# \n stands for a newline)
 MUTATIONS=$(cat <<'M'
-src/dev.c|	if (ftruncate(d->fd, start))\n		return err_sys|	if (0)\n		return err_sys
-src/dev.c|	if (msync((char *)d->area + page, 4096, MS_SYNC))|	if (0)
-src/sync.c|	uint64_t late = wait_bytes(s, stale \| BIT(e));|	uint64_t late = 0;
-src/attach.c|	if (me != 0 && me != s->hdr.uid)\n		return;\n	if (fstat|	return;\n	if (fstat
-src/sync.c|	hold_epoch(s, RT_EPOCH(ge));\n	s->seen_gen = RT_GEN(ge);|	s->seen_gen = RT_GEN(ge);
-src/lock.c|		if (lock_expired(deadline))|		if (1)
-src/reservation.c|		ret = placeholder(r->base + len, r->len - len);|		ret = placeholder(r->base, r->len);
-src/sync.c|	if (!s->attached \|\| !s->epoch_held)\n		return;|	return;
-src/dev.c|	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->fd);|	snprintf(proc, sizeof(proc), "%s", d->path);
-src/info.c|	if (rsv_is_dax(st.rsv)) {|	if (1) {
-src/info.c|			&f) == 0)\n		h = f.hdr;|			&f) == 1)\n		h = f.hdr;
-src/sync.c|	if (s->rdonly \|\| !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))\n		return 0;\n	ret = durable|	return 0;\n	ret = durable
-src/sync.c|	s->stale = stale \| late;|	s->stale = 0;
-src/reservation.c|	if (madvise(addr, len, advice) == 0)|	if (1)
-src/sync.c|	ret = durable(s, &h);\n	/* grown|	ret = -EIO;\n	/* grown
-src/brk.c|	return sync_round(&st, &h);\n}|	return 0;\n}
-src/sync.c|	(void)dev_trim(&s->dev, h, h->brk);|	(void)0;
-src/header.c|	ret = write_copy(io, h, *slot);|	ret = 0;
-src/chmod.c|	if (fchmod(st.dev.fd, cur & mode))|	if (fchmod(st.dev.fd, cur \| mode))
-src/attach.c|	ret = sync_join(s);|	ret = 0;
-src/sync.c|	s->fork_fd = dev_reopen(&s->dev, 1);|	s->fork_fd = -1;
-src/sync.c|	if (lock_wait(s->epoch_fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))|	if (lock_wait(s->dev.fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
-src/sync.c|		if (running((uint32_t)h))|		if (1)
-src/pool.c|	const char *env = secure_getenv("PHEAP_POOL");|	const char *env = getenv("PHEAP_POOL");
+src/dev.c @@ 	if (ftruncate(d->fd, start))\n		return err_sys @@ 	if (0)\n		return err_sys
+src/dev.c @@ 	if (msync((char *)d->area + page, 4096, MS_SYNC)) @@ 	if (0)
+src/sync.c @@ 	uint64_t late = wait_bytes(s, stale | BIT(e)); @@ 	uint64_t late = 0;
+src/attach.c @@ 	if (me != 0 && me != s->hdr.uid)\n		return;\n	if (fstat @@ 	return;\n	if (fstat
+src/sync.c @@ 	hold_epoch(s, RT_EPOCH(ge));\n	s->seen_gen = RT_GEN(ge); @@ 	s->seen_gen = RT_GEN(ge);
+src/lock.c @@ 		if (lock_expired(deadline)) @@ 		if (1)
+src/reservation.c @@ 		ret = placeholder(r->base + len, r->len - len); @@ 		ret = placeholder(r->base, r->len);
+src/sync.c @@ 	if (!s->attached || !s->epoch_held)\n		return; @@ 	return;
+src/dev.c @@ 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->fd); @@ 	snprintf(proc, sizeof(proc), "%s", d->path);
+src/info.c @@ 	if (rsv_is_dax(st.rsv)) { @@ 	if (1) {
+src/info.c @@ 			&f) == 0)\n		h = f.hdr; @@ 			&f) == 1)\n		h = f.hdr;
+src/sync.c @@ 	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))\n		return 0;\n	ret = durable @@ 	return 0;\n	ret = durable
+src/sync.c @@ 	s->stale = stale | late; @@ 	s->stale = 0;
+src/reservation.c @@ 	if (madvise(addr, len, advice) == 0) @@ 	if (1)
+src/sync.c @@ 	ret = durable(s, &h);\n	/* grown @@ 	ret = -EIO;\n	/* grown
+src/brk.c @@ 	return sync_round(&st, &h);\n} @@ 	return 0;\n}
+src/sync.c @@ 	(void)dev_trim(&s->dev, h, h->brk); @@ 	(void)0;
+src/header.c @@ 	ret = write_copy(io, h, *slot); @@ 	ret = 0;
+src/chmod.c @@ 	if (fchmod(st.dev.fd, cur & mode)) @@ 	if (fchmod(st.dev.fd, cur | mode))
+src/attach.c @@ 	ret = sync_join(s); @@ 	ret = 0;
+src/sync.c @@ 	s->fork_fd = dev_reopen(&s->dev, 1); @@ 	s->fork_fd = -1;
+src/sync.c @@ 	if (lock_wait(s->epoch_fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl)) @@ 	if (lock_wait(s->dev.fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
+src/sync.c @@ 		if (running((uint32_t)h)) @@ 		if (1)
+src/pool.c @@ 	const char *env = secure_getenv("PHEAP_POOL"); @@ 	const char *env = getenv("PHEAP_POOL");
 M
 )
 
 n=0; caught=0
-while IFS='|' read -r file old new; do
-	[ -n "$file" ] || continue
+while read -r line; do
+	[ -n "$line" ] || continue
+	file=${line%% @@ *}; rest=${line#* @@ }
+	old=${rest%% @@ *}; new=${rest#* @@ }
 	n=$((n + 1))
 	if ! python3 - "$file" "$old" "$new" <<'PY'
 import sys
-f, old, new = sys.argv[1], sys.argv[2].replace('\\n', '\n').replace('\\|', '|'), \
-	sys.argv[3].replace('\\n', '\n').replace('\\|', '|')
+f, old, new = sys.argv[1], sys.argv[2].replace('\\n', '\n'), \
+	sys.argv[3].replace('\\n', '\n')
 s = open(f).read()
 if s.count(old) != 1:
 	sys.exit(1)
@@ -63,8 +66,8 @@ PY
 		echo "M$n MISSED: $file: $old"
 	else
 		caught=$((caught + 1))
-		echo "M$n caught ($(grep -l '^FAIL' tests/*.trs 2>/dev/null |
-			sed 's|tests/||;s|\.trs||' | tr '\n' ' ')): $file: $old"
+		echo "M$n caught ($(grep -l ':test-result: FAIL' tests/*.trs \
+			2>/dev/null | sed 's|tests/||;s|\.trs||' | tr '\n' ' ')): $file: $old"
 	fi
 	git checkout -q -- "$file"
 done <<< "$MUTATIONS"
