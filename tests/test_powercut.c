@@ -45,8 +45,11 @@ check(int ok, const char *what)
 		passed++;
 	} else {
 		failed++;
-		printf("powercut: FAILED: %s (last error: %s)\n", what,
-			pheap_errormsg());
+		const char *msg = pheap_errormsg();
+
+		printf("powercut: FAILED: %s%s%s%s\n", what,
+			msg && *msg ? " (last error: " : "", msg ? msg : "",
+			msg && *msg ? ")" : "");
 	}
 }
 
