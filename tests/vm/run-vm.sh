@@ -723,8 +723,9 @@ console_sink() {
 	while IFS= read -r line || [[ -n $line ]]; do
 		if [[ ! -e $RUN_DIR/cut && $line =~ $CUT_RE ]]; then
 			read -r pid <"$RUN_DIR/qemu.pid" || pid=
-			kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-			date +%s.%N >"$RUN_DIR/cut"
+			if [[ -n $pid ]] && { kill -KILL -- "-$pid" || kill -KILL "$pid"; } 2>/dev/null; then
+				date +%s.%N >"$RUN_DIR/cut"
+			fi
 		fi
 		printf '%s\n' "$line" >>"$CONSOLE_LOG"
 		printf '%s\n' "$line"
