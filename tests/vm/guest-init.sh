@@ -53,7 +53,8 @@ SETUP_LOG=/run/setup.log
 : >"$SETUP_LOG"
 
 # Everything the host told us: PHEAP_VM_MODE, VM_KIND, VM_BUS, VM_NS,
-# VM_VERBOSE, VM_CWD, VM_LOGLEVEL, VM_NONCE (written by run-vm.sh).
+# VM_VERBOSE, VM_CWD, VM_LOGLEVEL, VM_NONCE, VM_MOUNT_OPTS (written by
+# run-vm.sh).
 # shellcheck disable=SC1091 # generated per run
 . /pheap/config
 
@@ -217,12 +218,18 @@ else
 		run /usr/sbin/mkfs.ext4 -q -F -E nodiscard "$PHEAP_VM_BLOCKDEV" ||
 			fail "mkfs.ext4 $PHEAP_VM_BLOCKDEV failed"
 	fi
-	run mount -t ext4 -o dax "$PHEAP_VM_BLOCKDEV" /mnt/pmem ||
-		fail "mount -o dax $PHEAP_VM_BLOCKDEV failed"
+	# VM_MOUNT_OPTS: "dax" unless run-vm.sh --mount-opts said otherwise
+	run mount -t ext4 -o "$VM_MOUNT_OPTS" "$PHEAP_VM_BLOCKDEV" /mnt/pmem ||
+		fail "mount -o $VM_MOUNT_OPTS $PHEAP_VM_BLOCKDEV failed"
 	# A mount that silently fell back to the page cache would make every
-	# test meaningless: insist that the mount options say dax.
-	grep -q " /mnt/pmem ext4 .*dax" /proc/mounts ||
-		fail "/mnt/pmem is not mounted with dax: $(grep /mnt/pmem /proc/mounts)"
+	# test meaningless: insist that the mount options say dax (unless
+	# the page cache was asked for: --mount-opts without dax).
+	case ",$VM_MOUNT_OPTS," in
+	*,dax,* | *,dax=always,*)
+		grep -q " /mnt/pmem ext4 .*dax" /proc/mounts ||
+			fail "/mnt/pmem is not mounted with dax: $(grep /mnt/pmem /proc/mounts)"
+		;;
+	esac
 	PHEAP_VM_DEV=/mnt/pmem
 fi
 export PHEAP_VM_DEV PHEAP_VM_MODE

@@ -57,6 +57,12 @@ Options:
   --nfit-mode M       devdax (default) or fsdax, for --mode nfit
   --keep-namespace    nfit: do not re-create the namespace (nor mkfs): use
                       what the previous boot left in the image
+  --mount-opts OPTS   fsdax: ext4 mount options (default: dax), e.g.
+                      dax,commit=600; without dax the file system is
+                      mounted without DAX (the page cache)
+  --power-cut REGEX   kill QEMU (SIGKILL: a power cut, nothing in the guest
+                      gets to flush) as soon as a console line matches the
+                      extended regular expression REGEX; exit 0 then
   --pmem-size SIZE    size of the pmem region/NVDIMM, e.g. 512M, 1G
                       (default 1G; a multiple of 128M)
   --timeout SECS      kill the guest after SECS seconds (default 300)
@@ -103,6 +109,8 @@ NFIT_IMAGE=
 NFIT_MODE=devdax
 KEEP_NS=0
 PMEM_SIZE=1G
+MOUNT_OPTS=dax
+CUT_RE=
 TIMEOUT=300
 SHARES=()
 NO_SHARE=0
@@ -122,6 +130,8 @@ while [[ $# -gt 0 ]]; do
 	--nfit-mode) need_arg "$@"; NFIT_MODE=$2; shift 2 ;;
 	--keep-namespace) KEEP_NS=1; shift ;;
 	--pmem-size) need_arg "$@"; PMEM_SIZE=$2; shift 2 ;;
+	--mount-opts) need_arg "$@"; MOUNT_OPTS=$2; shift 2 ;;
+	--power-cut) need_arg "$@"; CUT_RE=$2; shift 2 ;;
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
 	--share) need_arg "$@"; SHARES+=("$2"); shift 2 ;;
 	--no-share) NO_SHARE=1; shift ;;
@@ -152,6 +162,11 @@ case $NFIT_MODE in devdax | fsdax) ;; *) die "--nfit-mode must be devdax or fsda
 	die "--keep-namespace only makes sense with --mode nfit (memmap pmem is RAM: lost at power off)"
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 [[ $SMP =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive number"
+[[ $MOUNT_OPTS =~ ^[A-Za-z0-9_=,.]+$ ]] || die "--mount-opts: letters, digits, _ = , . only, not '$MOUNT_OPTS'"
+if [[ -n $CUT_RE ]]; then
+	# status 2: REGEX is not a valid extended regular expression
+	[[ x =~ $CUT_RE ]] || [[ $? == 1 ]] || die "--power-cut: bad regular expression '$CUT_RE'"
+fi
 
 # --pmem-size -> MiB. 128 MiB granularity: the kernel maps pmem into
 # ZONE_DEVICE memory sections of 128 MiB, and devdax wants 2 MiB alignment.
@@ -608,6 +623,7 @@ VM_VERBOSE=$VERBOSE
 VM_LOGLEVEL=$LOGLEVEL
 VM_CWD=$(shq "$CWD")
 VM_NONCE=$NONCE
+VM_MOUNT_OPTS=$MOUNT_OPTS
 EOF
 
 : >"$STAGE/pheap/env"
@@ -693,14 +709,38 @@ start=$(date +%s.%N)
 # group after --timeout (TERM, then KILL 10 s later) and passes on a TERM it
 # receives. stdin is /dev/null: QEMU must neither steal the caller's stdin
 # nor switch a terminal to raw mode.
+#
+# --power-cut: the last stage of the reader also watches for REGEX and then
+# SIGKILLs timeout's process group (timeout and QEMU): QEMU gets no chance
+# to do anything more, the guest's page cache and uncommitted journal are
+# gone, and what the guest stored into an NVDIMM is in its image file.
+console_sink() {
+	if [[ -z $CUT_RE ]]; then
+		tee "$CONSOLE_LOG"
+		return 0
+	fi
+	local line pid
+	while IFS= read -r line || [[ -n $line ]]; do
+		if [[ ! -e $RUN_DIR/cut && $line =~ $CUT_RE ]]; then
+			read -r pid <"$RUN_DIR/qemu.pid" || pid=
+			if [[ -n $pid ]] && { kill -KILL -- "-$pid" || kill -KILL "$pid"; } 2>/dev/null; then
+				date +%s.%N >"$RUN_DIR/cut"
+			fi
+		fi
+		printf '%s\n' "$line" >>"$CONSOLE_LOG"
+		printf '%s\n' "$line"
+	done
+}
 mkfifo "$RUN_DIR/console.fifo"
 grep -av --line-buffered 'fw_cfg item names should be prefixed with "opt/"' \
-	<"$RUN_DIR/console.fifo" | sed -u 's/\r$//' | tee "$CONSOLE_LOG" &
+	<"$RUN_DIR/console.fifo" | sed -u 's/\r$//' | console_sink &
 READER_PID=$!
 timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$RUN_DIR/console.fifo" 2>&1 &
 TIMEOUT_PID=$!
+echo "$TIMEOUT_PID" >"$RUN_DIR/qemu.pid"
 qemu_rc=0
-wait "$TIMEOUT_PID" || qemu_rc=$?
+# (stderr: bash would report a --power-cut's SIGKILL as "Killed")
+wait "$TIMEOUT_PID" 2>/dev/null || qemu_rc=$?
 TIMEOUT_PID=
 wait "$READER_PID" || true
 elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }')
@@ -709,6 +749,18 @@ elapsed=$(awk -v s="$start" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s 
 # The marker line is "PHEAP-VM-EXIT=<code> <nonce of this run>".
 marker=$(grep -a "^PHEAP-VM-EXIT=[0-9]\+ $NONCE\$" "$CONSOLE_LOG" | tail -n 1 || true)
 marker=${marker%% *}
+if [[ -n $CUT_RE ]]; then
+	if [[ -f $RUN_DIR/cut ]]; then
+		log "power cut: QEMU killed when the console showed /$CUT_RE/ (mode=$MODE, $(awk -v s="$start" -v e="$(cat "$RUN_DIR/cut")" 'BEGIN { printf "%.1f", e - s }') s after boot)"
+		exit 0
+	fi
+	log "--power-cut: the console never showed /$CUT_RE/"
+	if [[ -n $marker && ${marker#PHEAP-VM-EXIT=} != 0 ]]; then
+		exit "${marker#PHEAP-VM-EXIT=}"
+	fi
+	[[ $qemu_rc == 124 || $qemu_rc == 137 ]] && exit "$EXIT_TIMEOUT"
+	exit "$EXIT_HARNESS"
+fi
 if [[ $qemu_rc == 124 || $qemu_rc == 137 ]]; then
 	if [[ -n $marker ]]; then
 		log "warning: the guest did not power off within ${TIMEOUT}s after COMMAND ended"
