@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "owner.h"
 #include "pool.h"
 #include "state.h"
 
@@ -52,16 +53,13 @@ check_flags(const char *guid, size_t len, unsigned long flag)
  * is taken on a read-write reopen, when the mode lets the caller have one.
  */
 static void
-repair_mode(struct state *s)
+repair_mode(struct state *s, const struct owner *o)
 {
 	struct hdr_found f;
-	struct stat sb;
 	uid_t me = geteuid();
 	int fd = s->lock_fd;
 
-	if (me != 0 && me != s->hdr.uid)
-		return;
-	if (fstat(s->dev.fd, &sb) || (sb.st_mode & 0777) == s->hdr.mode)
+	if ((me != 0 && me != o->uid) || o->mode == s->hdr.mode)
 		return;
 	if (s->rdonly && (fd = dev_reopen(&s->dev, 0)) < 0)
 		return;
@@ -73,6 +71,27 @@ repair_mode(struct state *s)
 	}
 	if (fd != s->lock_fd)
 		close(fd);
+}
+
+/*
+ * A header naming another owner than its file's (a writer rewrote it):
+ * the file's owner or root, attached read-write, writes the true owner
+ * back, under LOCK_BRK.  Read-only, they attach and leave it.
+ */
+static void
+repair_owner(struct state *s, const struct owner *o)
+{
+	struct hdr_found f;
+
+	s->hdr.uid = o->uid;
+	if (s->rdonly || sync_try_brk(s, s->lock_fd))
+		return;
+	if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len, s->dev.path,
+			&f) == 0 && f.hdr.uid != o->uid) {
+		f.hdr.uid = o->uid;
+		(void)hdr_store(&s->dev.io, &f.hdr, &f.slot);
+	}
+	sync_unlock_brk(s, s->lock_fd);
 }
 
 uint64_t
@@ -168,8 +187,19 @@ map_heap(struct state *s, const void *id, size_t len)
 		ret = dev_check_badblocks(&s->dev, &f.hdr);
 	if (ret)
 		return ret;
+	/* the file's owner and mode are the truth; a header that disagrees
+	 * is believed by nobody else */
+	struct owner o;
+
+	ret = owner_of(&s->dev, &f.hdr, &o);
+	if (ret == 0)
+		ret = owner_trust(&o, &f.hdr, geteuid(), s->dev.path);
+	if (ret < 0)
+		return ret;
 	s->hdr = f.hdr;
-	repair_mode(s);
+	if (ret == 1 && o.uid != f.hdr.uid)
+		repair_owner(s, &o);
+	repair_mode(s, &o);
 	ret = rsv_new(&s->rsv, s->hdr.base, s->hdr.capacity, s->dev.fd,
 		s->hdr.data_off, s->rdonly);
 	if (ret == 0)

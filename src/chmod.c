@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "lock.h"
+#include "owner.h"
 #include "state.h"
 
 /*
@@ -102,9 +103,15 @@ pchmod(unsigned long mode)
 		ret = err_set(EINVAL, "mode %#lo has bits outside 0777", mode);
 		goto out;
 	}
-	if (me != 0 && me != st.hdr.uid) {
+	/* the file's owner: whatever a writer may have put in the header */
+	struct owner o;
+
+	ret = owner_of(&st.dev, &st.hdr, &o);
+	if (ret)
+		goto out;
+	if (me != 0 && me != o.uid) {
 		ret = err_set(EACCES, "only the owner (uid %u) may pchmod",
-			st.hdr.uid);
+			o.uid);
 		goto out;
 	}
 	ret = writable(&own, &d);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "owner.h"
 #include "state.h"
 
 void *
@@ -45,9 +46,20 @@ pheap_info(struct pheap_info *info)
 		h = f.hdr;
 	h.brk = len;
 	info->capacity = dev_capacity(&st.dev, &h);
-	info->mode = h.mode;
-	info->uid = h.uid;
-	info->gid = h.gid;
+	/* never a forged owner: the file's; the header's mode if it agrees */
+	struct owner o;
+
+	if (owner_of(&st.dev, &h, &o) == 0) {
+		int agrees = owner_trust(&o, &h, (uid_t)-1, st.dev.path) == 0;
+
+		info->uid = o.uid;
+		info->gid = o.gid;
+		info->mode = agrees ? h.mode : o.mode;
+	} else {
+		info->uid = st.hdr.uid;
+		info->gid = st.hdr.gid;
+		info->mode = h.mode;
+	}
 	info->follow_error = __atomic_load_n(&st.follow_err, __ATOMIC_ACQUIRE);
 	info->backend = st.backend;
 	info->rdonly = st.rdonly;

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * owner.c -- who owns a pheap, and when its header is believed.
+ *
+ * A file's owner is its st_uid, and the header must name the same uid.
+ * The file's mode may be narrower than the header's (pchmod narrows the
+ * file first: a crash leaves it so until the owner's next attach), and may
+ * have u+w beyond it (pchmod by an owner attached read-only lends it for
+ * an instant); any other bit beyond the header's means somebody made the
+ * file more permissive than the pheap's owner asked.  A header that
+ * disagrees is believed by nobody but the file's owner and root, who may
+ * put it right (attach.c); to anybody else it is not this user's pheap:
+ * pattach refuses it with EACCES and never reports a forged owner.
+ *
+ * A device node usually belongs to root (udev): there the header's owner
+ * is believed when the node belongs to root -- only whom the administrator
+ * let write the node could have written its header -- or to that owner.
+ */
+#include <errno.h>
+#include <sys/stat.h>
+
+#include "owner.h"
+
+#define LENT	S_IWUSR		/* what pchmod lends the owner for an instant */
+
+int
+owner_of(const struct dev *d, const struct hdr *h, struct owner *o)
+{
+	struct stat sb;
+
+	if (fstat(d->fd, &sb))
+		return err_sys(errno, "fstat %s", d->path);
+	o->uid = sb.st_uid;
+	o->gid = sb.st_gid;
+	o->mode = sb.st_mode & 0777;
+	if (S_ISCHR(sb.st_mode) && sb.st_uid == 0) {
+		o->uid = h->uid;
+		o->gid = h->gid;
+	}
+	return 0;
+}
+
+int
+owner_trust(const struct owner *o, const struct hdr *h, uid_t me,
+	const char *path)
+{
+	int uid_ok = o->uid == h->uid;
+	int mode_ok = (o->mode & ~h->mode & ~LENT) == 0;
+
+	if (uid_ok && mode_ok)
+		return 0;
+	if (me == 0 || me == o->uid)
+		return 1;
+	return err_set(EACCES, "%s: its header names owner %u and mode %03o, "
+		"its file belongs to uid %u with mode %03o: not trusted",
+		path, h->uid, h->mode, o->uid, o->mode);
+}
