@@ -106,15 +106,23 @@ state_mapped_len(struct state *s)
 }
 
 int
-state_set_len(struct state *s, uint64_t len, enum rsv_populate pop)
+state_map_len(struct state *s, uint64_t len, uint64_t *old)
 {
-	uint64_t old;
 	int ret;
 
 	pthread_rwlock_wrlock(&s->map);
-	old = rsv_len(s->rsv);
+	*old = rsv_len(s->rsv);
 	ret = rsv_set_len(s->rsv, len);
 	pthread_rwlock_unlock(&s->map);
+	return ret;
+}
+
+int
+state_set_len(struct state *s, uint64_t len, enum rsv_populate pop)
+{
+	uint64_t old;
+	int ret = state_map_len(s, len, &old);
+
 	/* outside the lock: populating a large grow takes time */
 	if (ret == 0 && len > old)
 		ret = rsv_populate(s->rsv, old, len - old, pop);

@@ -30,18 +30,19 @@
  * write the pheap, readable by all.  Nothing in it is trusted: it is a
  * doorbell.  A process maps and unmaps only what the validated durable
  * header says; a value here only makes it look again (gen), chooses which
- * lock byte to hold (epoch), makes a coordinator run a round (pending), or
- * makes a waiter wait longer for a holder that runs (holder) -- none of
- * which can make anyone map less or more than the durable break, or wait
- * beyond the bounds.  Which bytes belong to stragglers, and so are not
- * waited for, each process learns by itself (state.stale).
+ * lock byte to hold (epoch), makes a coordinator run a round (pending),
+ * wait a shorter grace for some followers (stale), or wait longer for a
+ * holder that runs (holder) -- none of which can make anyone map less or
+ * more than the durable break, or wait beyond the bounds.  Which bytes
+ * are not waited for at all each process learns by itself (state.stale).
  */
 struct runtime {
 	/* low 32 bits: gen, the futex word bumped by every durable change;
 	 * high 32 bits: epoch, which names the lock byte attached processes
 	 * hold (LOCK_EPOCH).  One 64-bit store publishes both at once. */
 	uint64_t gen_epoch;
-	uint64_t unused;	/* was: stale epoch bytes (now per process) */
+	uint64_t stale;		/* epoch bytes of stragglers (a hint: a byte
+				 * here is waited for only GRACE_MS) */
 	uint64_t pending;	/* 1 from a coordinator's header write to the
 				 * end of its round: a dead one left it set */
 	uint64_t holder;	/* LOCK_BRK's holder (a hint): pid in the low
@@ -85,7 +86,9 @@ PHEAP_HIDDEN extern struct state st;
 
 /* attach.c: heap bytes mapped in this process now (takes map) */
 PHEAP_HIDDEN uint64_t state_mapped_len(struct state *s);
-/* attach.c: this process's mapping to len, under map; populates after */
+/* attach.c: this process's mapping to len, under map (*old: before) */
+PHEAP_HIDDEN int state_map_len(struct state *s, uint64_t len, uint64_t *old);
+/* the same, and populates what it grew, after */
 PHEAP_HIDDEN int state_set_len(struct state *s, uint64_t len,
 	enum rsv_populate pop);
 

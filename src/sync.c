@@ -20,12 +20,14 @@
  * Liveness: the coordinator waits at most the bound (lock_bound_ms(),
  * PHEAP_WAIT_MS, 2 s by default) for all of them together.  A byte still
  * held then belongs to a straggler (stopped, or hostile): this process
- * marks it stale and does not wait for it again until it is free; the
- * straggler alone loses the guarantee of seeing that change in time (on a
- * file, touching a range the shrink freed gives it SIGBUS; a grown range
- * faults until its sync thread runs).  A stopped process thus costs each
- * coordinating process one bound, once, not one per pbrk.  The stale set
- * is not shared: a forged one would let a coordinator skip live followers.
+ * marks it stale and does not wait for it again until it is free, and
+ * tells the others (the runtime page's stale hint), who then give it only
+ * a short grace; the straggler alone loses the guarantee of seeing that
+ * change in time (on a file, touching a range the shrink freed gives it
+ * SIGBUS; a grown range faults until its sync thread runs).  A stopped
+ * process thus costs one bound, once, not one per pbrk.  A follower takes
+ * the new byte as soon as it has mapped (it populates afterwards), so a
+ * live one never needs more than the grace.
  *
  * Orphans: "pending" is set before a coordinator writes the header and
  * cleared when its round has ended.  A coordinator that died in between
@@ -114,18 +116,23 @@ follow(struct state *s)
 	struct hdr h;
 	int ret;
 
+	uint64_t old = 0;
+
 	pthread_mutex_lock(&s->follow);
 	ge = __atomic_load_n(&s->rt->gen_epoch, __ATOMIC_ACQUIRE);
 	ret = durable(s, &h);
-	/* grown pages were dirtied by the coordinator: populating them for
-	 * writing costs no write-back and saves our first write a fault */
 	if (ret == 0)
-		ret = state_set_len(s, h.brk, s->rdonly ? RSV_TRY_POPULATE_READ :
-			RSV_TRY_POPULATE_WRITE);
+		ret = state_map_len(s, h.brk, &old);
 	__atomic_store_n(&s->follow_err, ret, __ATOMIC_RELEASE);
-	/* looked, even if it failed: waiting for us would not help */
+	/* mapped (or failed: waiting for us would not help): the coordinator
+	 * may go on at once */
 	hold_epoch(s, RT_EPOCH(ge));
 	s->seen_gen = RT_GEN(ge);
+	/* grown pages were dirtied by the coordinator: populating them for
+	 * writing costs no write-back and saves our first write a fault */
+	if (ret == 0 && h.brk > old)
+		(void)rsv_populate(s->rsv, old, h.brk - old, s->rdonly ?
+			RSV_TRY_POPULATE_READ : RSV_TRY_POPULATE_WRITE);
 	pthread_mutex_unlock(&s->follow);
 }
 
@@ -363,12 +370,12 @@ held_bits(struct state *s, int b, int n)
 	return bits;
 }
 
-/* until every epoch byte but skip's is free, or the bound; returns the
- * bytes still held */
+/* until every epoch byte but skip's is free, or ms; returns the bytes
+ * still held */
 static uint64_t
-wait_bytes(struct state *s, uint64_t skip)
+wait_bytes(struct state *s, uint64_t skip, unsigned ms)
 {
-	struct timespec dl = lock_deadline(lock_bound_ms());
+	struct timespec dl = lock_deadline(ms);
 	uint64_t late = 0;
 
 	for (int b = 0, n; b < LOCK_NEPOCH; b += n) {
@@ -385,18 +392,31 @@ wait_bytes(struct state *s, uint64_t skip)
 	return late;
 }
 
-/* waits for everyone behind epoch e; updates the stale set */
+/*
+ * Waits for everyone behind epoch e.  A byte this process found held past
+ * the bound is not waited for; a byte the shared hint calls stale (another
+ * process found it so) gets GRACE_MS -- a follower takes the new byte as
+ * soon as it has mapped, so a live one needs far less -- and a byte that
+ * is still held then is this process's straggler too.  The hint alone
+ * cannot make anyone skip a live follower, only shorten its grace.
+ */
+#define GRACE_MS	50
+
 static void
 wait_followers(struct state *s, uint32_t e)
 {
-	uint64_t stale = s->stale & ~BIT(e);
-	uint64_t late = wait_bytes(s, stale | BIT(e));
+	uint64_t mine = s->stale & ~BIT(e);
+	uint64_t hint = __atomic_load_n(&s->rt->stale, __ATOMIC_ACQUIRE) &
+		~BIT(e) & ~mine;
+	uint64_t late = wait_bytes(s, mine | hint | BIT(e), lock_bound_ms());
 
+	late |= wait_bytes(s, ~hint, GRACE_MS);
 	/* stragglers that moved on or died are waited for again */
 	for (int b = 0; b < LOCK_NEPOCH; b++)
-		if ((stale & BIT(b)) && !(held_bits(s, b, 1)))
-			stale &= ~BIT(b);
-	s->stale = stale | late;
+		if ((mine & BIT(b)) && !(held_bits(s, b, 1)))
+			mine &= ~BIT(b);
+	s->stale = mine | late;
+	__atomic_store_n(&s->rt->stale, s->stale, __ATOMIC_RELEASE);
 }
 
 int
