@@ -17,8 +17,8 @@ cd "$wt" && ./bootstrap.sh --no-demo >/dev/null 2>&1 || exit 2
 MUTATIONS=$(cat <<'M'
 src/dev.c @@ 	if (ftruncate(d->fd, start))\n		return err_sys @@ 	if (0)\n		return err_sys
 src/dev.c @@ 	if (msync((char *)d->area + page, 4096, MS_SYNC)) @@ 	if (0)
-src/sync.c @@ 	uint64_t late = wait_bytes(s, stale | BIT(e)); @@ 	uint64_t late = 0;
-src/attach.c @@ 	if (me != 0 && me != s->hdr.uid)\n		return;\n	if (fstat @@ 	return;\n	if (fstat
+src/sync.c @@ 	uint64_t late = wait_bytes(s, mine | hint | BIT(e), lock_bound_ms()); @@ 	uint64_t late = 0;
+src/attach.c @@ 	if ((me != 0 && me != o->uid) || o->mode == s->hdr.mode)\n		return; @@ 	return;
 src/sync.c @@ 	hold_epoch(s, RT_EPOCH(ge));\n	s->seen_gen = RT_GEN(ge); @@ 	s->seen_gen = RT_GEN(ge);
 src/lock.c @@ 		if (lock_expired(deadline)) @@ 		if (1)
 src/reservation.c @@ 		ret = placeholder(r->base + len, r->len - len); @@ 		ret = placeholder(r->base, r->len);
@@ -27,7 +27,7 @@ src/dev.c @@ 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", d->fd); @@ 	snpri
 src/info.c @@ 	if (rsv_is_dax(st.rsv)) { @@ 	if (1) {
 src/info.c @@ 			&f) == 0)\n		h = f.hdr; @@ 			&f) == 1)\n		h = f.hdr;
 src/sync.c @@ 	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))\n		return 0;\n	ret = durable @@ 	return 0;\n	ret = durable
-src/sync.c @@ 	s->stale = stale | late; @@ 	s->stale = 0;
+src/sync.c @@ 	late |= wait_bytes(s, ~hint, GRACE_MS); @@ 	late |= 0;
 src/reservation.c @@ 	if (madvise(addr, len, advice) == 0) @@ 	if (1)
 src/sync.c @@ 	ret = durable(s, &h);\n	/* grown @@ 	ret = -EIO;\n	/* grown
 src/brk.c @@ 	return sync_round(&st, &h);\n} @@ 	return 0;\n}
@@ -39,6 +39,8 @@ src/sync.c @@ 	s->fork_fd = dev_reopen(&s->dev, 1); @@ 	s->fork_fd = -1;
 src/sync.c @@ 	if (lock_wait(s->epoch_fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl)) @@ 	if (lock_wait(s->dev.fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
 src/sync.c @@ 		if (running((uint32_t)h)) @@ 		if (1)
 src/pool.c @@ 	const char *env = secure_getenv("PHEAP_POOL"); @@ 	const char *env = getenv("PHEAP_POOL");
+src/owner.c @@ 	if (uid_ok && mode_ok)\n		return 0; @@ 	return 0;
+src/sync.c @@ 	if (ret == 0)\n		name_holder(s);\n	return ret;\n}\n\nint\nsync_try_brk @@ 	return ret;\n}\n\nint\nsync_try_brk
 M
 )
 
