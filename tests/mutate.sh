@@ -29,7 +29,7 @@ src/info.c @@ 			&f) == 0)\n		h = f.hdr; @@ 			&f) == 1)\n		h = f.hdr;
 src/sync.c @@ 	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))\n		return 0;\n	ret = durable @@ 	return 0;\n	ret = durable
 src/sync.c @@ 	late |= wait_bytes(s, ~hint, GRACE_MS); @@ 	late |= 0;
 src/reservation.c @@ 	if (madvise(addr, len, advice) == 0) @@ 	if (1)
-src/sync.c @@ 	ret = durable(s, &h);\n	/* grown @@ 	ret = -EIO;\n	/* grown
+src/sync.c @@ 	ret = durable(s, &h);\n	if (ret == 0)\n		ret = state_map_len @@ 	ret = -EIO;\n	if (ret == 0)\n		ret = state_map_len
 src/brk.c @@ 	return sync_round(&st, &h);\n} @@ 	return 0;\n}
 src/sync.c @@ 	(void)dev_trim(&s->dev, h, h->brk); @@ 	(void)0;
 src/header.c @@ 	ret = write_copy(io, h, *slot); @@ 	ret = 0;
