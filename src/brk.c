@@ -47,9 +47,10 @@ grow_local(struct hdr *h, uint64_t old, uint64_t want)
 }
 
 /*
- * After a failure: the break that is durable now (the old one, or the new
- * one if only the second header copy failed) is mapped here, and the round
- * makes everyone agree and frees whatever storage lies beyond it.
+ * After a failure: the break that is durable now (re-read: the old one,
+ * since hdr_store fails only before its first copy is durable) is mapped
+ * here, and the round makes everyone agree and frees whatever storage lies
+ * beyond it.
  */
 static long
 undo(struct hdr *h, int err)
