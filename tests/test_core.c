@@ -357,6 +357,14 @@ file_mode(const char *path)
 	return stat(path, &sb) ? 07777 : sb.st_mode & 0777;
 }
 
+static int
+child_still_attached(void *arg)
+{
+	(void)arg;
+	return pheap_base() == BASE && pbrk(B(PG)) == (long)B(PG) &&
+		!tu_touch_faults(BASE, 1) ? 0 : 1;
+}
+
 static void
 test_chmod_after_chdir(void)
 {
@@ -394,6 +402,8 @@ test_chmod_after_chdir(void)
 	CU_ASSERT_EQUAL(pchmod(0640), 0);
 	CU_ASSERT_EQUAL(pheap_info(&info), 0);
 	CU_ASSERT_EQUAL(info.mode, 0640);
+	/* a child forked now reopens what we opened, not "pool/..." */
+	CU_ASSERT_EQUAL(tu_child(child_still_attached, NULL), 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
 	CU_ASSERT_EQUAL(chdir(cwd), 0);
 	snprintf(pa, sizeof(pa), "rm -rf '%s'", top);
