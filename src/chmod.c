@@ -117,12 +117,14 @@ pchmod(unsigned long mode)
 	ret = writable(&own, &d);
 	if (ret)
 		goto out;
-	ret = sync_lock_brk(&st, d == &st.dev ? st.lock_fd : d->fd);
+	int lfd = d == &st.dev ? st.lock_fd : d->fd;
+
+	ret = sync_lock_brk(&st, lfd);
 	if (ret == 0 && d == &st.dev)
 		ret = sync_orphan(&st);
 	if (ret == 0) {
 		ret = set_mode(d, (uint32_t)mode);
-		sync_unlock_brk(&st, d == &st.dev ? st.lock_fd : d->fd);
+		sync_unlock_brk(&st, lfd);
 	}
 	if (d != &st.dev)
 		dev_close(d);

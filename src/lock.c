@@ -19,33 +19,24 @@
 #define WAIT_DEFAULT_MS	2000
 #define WAIT_MAX_MS	600000
 
+/* F_OFD_SETLK or F_OFD_GETLK on [byte, byte + len); fl is the answer */
 static int
-setlk(int fd, int cmd, long byte, long len, short type)
+setlk(int fd, int cmd, long byte, long len, short type, struct flock *fl)
 {
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));	/* l_pid must be 0 for OFD locks */
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = byte;
-	fl.l_len = len;
-	return fcntl(fd, cmd, &fl);
-}
-
-int
-lock_take(int fd, long byte, short type)
-{
-	while (setlk(fd, F_OFD_SETLKW, byte, 1, type)) {
-		if (errno != EINTR)
-			return err_sys(errno, "locking the pheap");
-	}
-	return 0;
+	memset(fl, 0, sizeof(*fl));	/* l_pid must be 0 for OFD locks */
+	fl->l_type = type;
+	fl->l_whence = SEEK_SET;
+	fl->l_start = byte;
+	fl->l_len = len;
+	return fcntl(fd, cmd, fl);
 }
 
 int
 lock_try(int fd, long byte, long len, short type)
 {
-	if (setlk(fd, F_OFD_SETLK, byte, len, type) == 0)
+	struct flock fl;
+
+	if (setlk(fd, F_OFD_SETLK, byte, len, type, &fl) == 0)
 		return 0;
 	if (errno == EAGAIN || errno == EACCES || errno == EINTR)
 		return -EAGAIN;
@@ -84,7 +75,9 @@ lock_wait(int fd, long byte, long len, short type,
 void
 lock_drop(int fd, long byte, long len)
 {
-	setlk(fd, F_OFD_SETLK, byte, len, F_UNLCK);
+	struct flock fl;
+
+	setlk(fd, F_OFD_SETLK, byte, len, F_UNLCK, &fl);
 }
 
 int
@@ -92,12 +85,7 @@ lock_held(int fd, long byte)
 {
 	struct flock fl;
 
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = byte;
-	fl.l_len = 1;
-	if (fcntl(fd, F_OFD_GETLK, &fl))
+	if (setlk(fd, F_OFD_GETLK, byte, 1, F_WRLCK, &fl))
 		return 1;	/* cannot tell: assume the worst */
 	return fl.l_type != F_UNLCK;
 }
@@ -127,4 +115,3 @@ lock_deadline(unsigned ms)
 	}
 	return t;
 }
-

@@ -20,9 +20,8 @@
 #define LOCK_NEPOCH	64
 #define LOCK_EPOCH(e)	(LOCK_EPOCH0 + (long)((e) % LOCK_NEPOCH))
 
-/* F_RDLCK or F_WRLCK on [byte, byte + len); blocks until granted */
-PHEAP_HIDDEN int lock_take(int fd, long byte, short type);
-/* the same without blocking: 0, or -EAGAIN if another holder conflicts */
+/* F_RDLCK or F_WRLCK on [byte, byte + len) without blocking: 0, or
+ * -EAGAIN if another holder conflicts */
 PHEAP_HIDDEN int lock_try(int fd, long byte, long len, short type);
 /* lock_try until granted or *deadline (CLOCK_MONOTONIC): 0 or -ETIMEDOUT */
 PHEAP_HIDDEN int lock_wait(int fd, long byte, long len, short type,

@@ -112,11 +112,9 @@ hold_epoch(struct state *s, uint32_t e)
 static void
 follow(struct state *s)
 {
-	uint64_t ge;
+	uint64_t ge, old = 0;
 	struct hdr h;
 	int ret;
-
-	uint64_t old = 0;
 
 	pthread_mutex_lock(&s->follow);
 	ge = __atomic_load_n(&s->rt->gen_epoch, __ATOMIC_ACQUIRE);

@@ -31,7 +31,7 @@ half_pbrk(void *arg)
 	uint64_t want = (uint64_t)(uintptr_t)arg;
 	struct hdr_found f;
 
-	if (lock_take(st.lock_fd, LOCK_BRK, F_WRLCK) ||
+	if (sync_lock_brk(&st, st.lock_fd) ||
 			hdr_load(&st.dev.io, &f) || !f.ok)
 		return 1;
 	sync_begin(&st);
