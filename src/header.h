@@ -23,8 +23,10 @@
 #define HDR_MAX_SPAN	(PHEAP_MAX_PAGES * PHEAP_PAGE_SIZE)
 #define HDR_MAX_DATA_OFF (1UL << 30)	/* a 1 GiB aligned device */
 
-/* address space claimed beyond the heap's capacity: one placeholder page
- * after the break and the alignment slack libpmem2 adds to a reservation */
+/* address space claimed beyond the heap's capacity (PROT_NONE), as
+ * pattach(3) documents: it once held libpmem2's reservation slack, which
+ * the library no longer uses (reservation.c), and PHEAP_BASE's bounds
+ * count it */
 #define HDR_RSV_EXTRA	(2 * PHEAP_PAGE_SIZE)
 
 /* lowest and highest user addresses a pheap may occupy (x86-64, 47 bits) */
