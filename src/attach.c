@@ -48,35 +48,62 @@ check_flags(const char *guid, size_t len, unsigned long flag)
 /*
  * The header is the truth; a crash inside pchmod may have left the file's
  * mode behind it (and udev resets a device node's at boot): its owner (or
- * root) puts it right -- under LOCK_BRK, so it never undoes a pchmod
+ * root) puts it right -- under the break lock, so it never undoes a pchmod
  * running now; skipped if that lock is busy.  Attached read-only, the lock
- * is taken on a read-write reopen, when the mode lets the caller have one.
+ * is taken through a read-write reopen, when the mode lets the caller have
+ * one.
  */
 static void
 repair_mode(struct state *s, const struct owner *o)
 {
 	struct hdr_found f;
+	struct dev own, *d;
 	uid_t me = geteuid();
-	int fd = s->lock_fd;
 
 	if ((me != 0 && me != o->uid) || o->mode == s->hdr.mode)
 		return;
-	if (s->rdonly && (fd = dev_reopen(&s->dev, 0)) < 0)
+	if (state_writable(s, &own, &d, 0))
 		return;
-	if (sync_try_brk(s, fd) == 0) {
+	int fd = d == &s->dev ? s->lock_fd : d->fd;
+
+	if (brklock_try(&dev_rt(d)->brk, fd) == 0) {
 		if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len,
 				s->dev.path, &f) == 0)
 			(void)fchmod(s->dev.fd, f.hdr.mode);
-		sync_unlock_brk(s, fd);
+		brklock_drop(&dev_rt(d)->brk, fd);
 	}
-	if (fd != s->lock_fd)
-		close(fd);
+	if (d != &s->dev)
+		dev_close(d);
+}
+
+int
+state_writable(struct state *s, struct dev *own, struct dev **use, int lend)
+{
+	struct stat sb;
+	int fd, ret;
+
+	*use = &s->dev;
+	if (!s->rdonly)
+		return 0;
+	fd = dev_reopen(&s->dev, 0);
+	TH_POINT("chmod.lend_uw");
+	if (lend && fd == -EACCES && fstat(s->dev.fd, &sb) == 0 &&
+			fchmod(s->dev.fd, (sb.st_mode & 0777) | S_IWUSR) == 0)
+		fd = dev_reopen(&s->dev, 0);
+	if (fd < 0)
+		return fd;
+	ret = dev_init(own, fd, s->dev.path, 0);
+	if (ret == 0 && (ret = dev_map_area(own)) != 0)
+		dev_close(own);
+	if (ret == 0)
+		*use = own;
+	return ret;
 }
 
 /*
  * A header naming another owner than its file's (a writer rewrote it):
  * the file's owner or root, attached read-write, writes the true owner
- * back, under LOCK_BRK.  Read-only, they attach and leave it.
+ * back, under the break lock.  Read-only, they attach and leave it.
  */
 static void
 repair_owner(struct state *s, const struct owner *o)
@@ -84,14 +111,14 @@ repair_owner(struct state *s, const struct owner *o)
 	struct hdr_found f;
 
 	s->hdr.uid = o->uid;
-	if (s->rdonly || sync_try_brk(s, s->lock_fd))
+	if (s->rdonly || brklock_try(&s->rt->brk, s->lock_fd))
 		return;
 	if (hdr_load_id(&s->dev.io, s->hdr.id, s->hdr.id_len, s->dev.path,
 			&f) == 0 && f.hdr.uid != o->uid) {
 		f.hdr.uid = o->uid;
 		(void)hdr_store(&s->dev.io, &f.hdr, &f.slot);
 	}
-	sync_unlock_brk(s, s->lock_fd);
+	brklock_drop(&s->rt->brk, s->lock_fd);
 }
 
 uint64_t
@@ -155,7 +182,7 @@ teardown(struct state *s)
  * without the caches being flushed since then, so even ppersist()ed data
  * may be gone.  We report it (pheap_info().unsafe_shutdown) and, attached
  * read-write, record the new count so it is reported once (skipped, and
- * reported again next time, if a break change holds LOCK_BRK too long).
+ * reported again next time, if a break change holds the break lock too long).
  */
 static int
 check_usc(struct state *s, const void *id, size_t len)
@@ -171,14 +198,14 @@ check_usc(struct state *s, const void *id, size_t len)
 	if (ret || hdr_match(&f, id, len) <= 0 || f.hdr.usc == usc)
 		return 0;	/* damage is found (and reported) later */
 	s->unsafe_shutdown = f.hdr.usc != 0;
-	if (s->rdonly || sync_lock_brk(s, s->lock_fd))
+	if (s->rdonly || brklock_take(&s->rt->brk, s->lock_fd))
 		return 0;
 	ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
 	if (ret == 0) {
 		f.hdr.usc = usc;
 		ret = hdr_store(&s->dev.io, &f.hdr, &f.slot);
 	}
-	sync_unlock_brk(s, s->lock_fd);
+	brklock_drop(&s->rt->brk, s->lock_fd);
 	return ret;
 }
 
@@ -221,10 +248,10 @@ adopt_orphan(struct state *s)
 {
 	if (s->rdonly || !__atomic_load_n(&s->rt->pending, __ATOMIC_ACQUIRE))
 		return;
-	if (sync_try_brk(s, s->lock_fd))
+	if (brklock_try(&s->rt->brk, s->lock_fd))
 		return;		/* its coordinator is alive, or another finishes */
 	(void)sync_orphan(s);
-	sync_unlock_brk(s, s->lock_fd);
+	brklock_drop(&s->rt->brk, s->lock_fd);
 }
 
 /*
@@ -247,7 +274,7 @@ attach_dev(struct state *s, const void *id, size_t len)
 	ret = dev_map_area(&s->dev);
 	if (ret)
 		goto fail;
-	s->rt = (struct runtime *)((char *)s->dev.area + HDR_RUNTIME_OFF);
+	s->rt = dev_rt(&s->dev);
 	ret = sync_join(s);
 	if (ret == 0)
 		ret = check_usc(s, id, len);

@@ -2,7 +2,7 @@
 /*
  * brk.c -- pbrk(): move the break, durably, in every attached process.
  *
- * With LOCK_BRK held for writing, a round (sync.c) left open by a dead
+ * With the break lock (brklock.c) held, a round (sync.c) left open by a dead
  * coordinator is finished first.  Then:
  * Grow:   allocate zeroed storage, map it here (populated, writable), make
  *         the new break durable, then the round: ring, wait (bounded) for
@@ -66,7 +66,7 @@ undo(struct hdr *h, int err)
 	return err;
 }
 
-/* with LOCK_BRK held for writing */
+/* with the break lock held */
 static long
 change(uint64_t want)
 {
@@ -137,11 +137,11 @@ pbrk(unsigned long addr)
 		goto out;
 	}
 	/* bounded: a holder stopped inside pbrk must not stop us forever */
-	ret = sync_lock_brk(&st, st.lock_fd);
+	ret = brklock_take(&st.rt->brk, st.lock_fd);
 	if (ret)
 		goto out;
 	ret = change(want);
-	sync_unlock_brk(&st, st.lock_fd);
+	brklock_drop(&st.rt->brk, st.lock_fd);
 	if (ret == 0)
 		ret = (long)(base + want);
 out:

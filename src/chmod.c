@@ -8,7 +8,7 @@
  * chdir under a relative PHEAP_POOL, or a renamed pool, must not make
  * pchmod miss the attached pheap or hit another one.
  *
- * The two modes cannot change atomically, so under LOCK_BRK the file first
+ * The two modes cannot change atomically, so under the break lock the file first
  * gets only the bits the durable mode and the new one share, then the
  * header the new mode, then the file the new mode: a crash at any point
  * leaves the file no more permissive than the old or the new mode, and the
@@ -24,32 +24,6 @@
 #include "lock.h"
 #include "owner.h"
 #include "state.h"
-
-/*
- * A read-write handle on the attached pheap and the descriptor LOCK_BRK
- * is taken on: our own when attached read-write; when read-only, a
- * read-write reopen (the owner may have to lend itself u+w for it).
- */
-static int
-writable(struct dev *d, struct dev **use)
-{
-	struct stat sb;
-	int fd;
-
-	if (!st.rdonly) {
-		*use = &st.dev;
-		return 0;
-	}
-	fd = dev_reopen(&st.dev, 0);
-	TH_POINT("chmod.lend_uw");
-	if (fd == -EACCES && fstat(st.dev.fd, &sb) == 0 &&
-			fchmod(st.dev.fd, (sb.st_mode & 0777) | S_IWUSR) == 0)
-		fd = dev_reopen(&st.dev, 0);
-	if (fd < 0)
-		return fd;
-	*use = d;
-	return dev_init(d, fd, st.dev.path, 0);
-}
 
 static int
 set_mode(struct dev *d, uint32_t mode)
@@ -114,17 +88,18 @@ pchmod(unsigned long mode)
 			o.uid);
 		goto out;
 	}
-	ret = writable(&own, &d);
+	ret = state_writable(&st, &own, &d, 1);
 	if (ret)
 		goto out;
+	struct brklock *l = &dev_rt(d)->brk;
 	int lfd = d == &st.dev ? st.lock_fd : d->fd;
 
-	ret = sync_lock_brk(&st, lfd);
+	ret = brklock_take(l, lfd);
 	if (ret == 0 && d == &st.dev)
 		ret = sync_orphan(&st);
 	if (ret == 0) {
 		ret = set_mode(d, (uint32_t)mode);
-		sync_unlock_brk(&st, lfd);
+		brklock_drop(l, lfd);
 	}
 	if (d != &st.dev)
 		dev_close(d);

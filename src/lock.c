@@ -80,14 +80,27 @@ lock_drop(int fd, long byte, long len)
 	setlk(fd, F_OFD_SETLK, byte, len, F_UNLCK, &fl);
 }
 
-int
-lock_held(int fd, long byte)
+/* the type of a lock another description holds on the byte, or F_UNLCK */
+static short
+held_type(int fd, long byte)
 {
 	struct flock fl;
 
 	if (setlk(fd, F_OFD_GETLK, byte, 1, F_WRLCK, &fl))
-		return 1;	/* cannot tell: assume the worst */
-	return fl.l_type != F_UNLCK;
+		return F_WRLCK;	/* cannot tell: assume the worst */
+	return fl.l_type;
+}
+
+int
+lock_held(int fd, long byte)
+{
+	return held_type(fd, byte) != F_UNLCK;
+}
+
+int
+lock_writer(int fd, long byte)
+{
+	return held_type(fd, byte) == F_WRLCK;
 }
 
 unsigned

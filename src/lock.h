@@ -15,7 +15,7 @@
 #include "errmsg.h"
 
 /* bytes locked; they lie in the header area, which nothing else locks */
-#define LOCK_BRK	12288	/* write: the coordinator of a break change */
+#define LOCK_BRK	12288	/* write: the break lock's holder, see brklock.c */
 #define LOCK_EPOCH0	12352	/* read: attached processes, see sync.c */
 #define LOCK_NEPOCH	64
 #define LOCK_EPOCH(e)	(LOCK_EPOCH0 + (long)((e) % LOCK_NEPOCH))
@@ -29,6 +29,8 @@ PHEAP_HIDDEN int lock_wait(int fd, long byte, long len, short type,
 PHEAP_HIDDEN void lock_drop(int fd, long byte, long len);
 /* 1 if another open file description holds a lock on the byte */
 PHEAP_HIDDEN int lock_held(int fd, long byte);
+/* 1 if another one holds a write lock on it (which needs write access) */
+PHEAP_HIDDEN int lock_writer(int fd, long byte);
 
 /*
  * The liveness bound: how long a pheap call waits for other processes

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "brklock.h"
 #include "dev.h"
 #include "header.h"
 #include "reservation.h"
@@ -33,7 +34,8 @@
  * lock byte to hold (epoch), makes a coordinator run a round (pending),
  * wait a shorter grace for some followers (stale), or wait longer for a
  * holder that runs (holder) -- none of which can make anyone map less or
- * more than the durable break, or wait beyond the bounds.  Which bytes
+ * more than the durable break, or wait beyond the bounds (brklock.c says
+ * why its word cannot make two live coordinators).  Which bytes
  * are not waited for at all each process learns by itself (state.stale).
  */
 struct runtime {
@@ -45,8 +47,7 @@ struct runtime {
 				 * here is waited for only GRACE_MS) */
 	uint64_t pending;	/* 1 from a coordinator's header write to the
 				 * end of its round: a dead one left it set */
-	uint64_t holder;	/* LOCK_BRK's holder (a hint): pid in the low
-				 * half, a count of holdings in the high */
+	struct brklock brk;	/* the break lock, see brklock.c */
 };
 
 #define RT_GEN(v)	((uint32_t)(v))
@@ -63,7 +64,7 @@ struct state {
 	int epoch_fd;		/* own OFD, never mapped: LOCK_EPOCH(epoch)
 				 * for reading (a mapping would keep it, and
 				 * its lock, alive in a forked child) */
-	int lock_fd;		/* own OFD: LOCK_BRK, and epoch write locks */
+	int lock_fd;		/* own OFD: the coordinator's epoch write locks */
 	int fork_fd;		/* see attach.c: the child's lock during fork */
 	struct hdr hdr;		/* id, owner, base, capacity: as attached */
 	struct rsv *rsv;
@@ -84,6 +85,21 @@ struct state {
 
 PHEAP_HIDDEN extern struct state st;
 
+/* the runtime page of a device whose header area is mapped */
+static inline struct runtime *
+dev_rt(const struct dev *d)
+{
+	return (struct runtime *)((char *)d->area + HDR_RUNTIME_OFF);
+}
+
+/*
+ * attach.c: a read-write handle on the attached pheap, its header area
+ * (and runtime page) mapped: s->dev when attached read-write, else a
+ * read-write reopen into *own (closed by the caller) -- the owner may lend
+ * itself u+w for it (lend; the mode is then put right by the caller)
+ */
+PHEAP_HIDDEN int state_writable(struct state *s, struct dev *own,
+	struct dev **use, int lend);
 /* attach.c: heap bytes mapped in this process now (takes map) */
 PHEAP_HIDDEN uint64_t state_mapped_len(struct state *s);
 /* attach.c: this process's mapping to len, under map (*old: before) */
@@ -96,18 +112,12 @@ PHEAP_HIDDEN int state_set_len(struct state *s, uint64_t len,
 PHEAP_HIDDEN int sync_join(struct state *s);
 PHEAP_HIDDEN int sync_start(struct state *s);
 PHEAP_HIDDEN void sync_stop(struct state *s);
-/* LOCK_BRK for writing on fd, bounded: 0 or -EBUSY; sync_unlock_brk
- * drops it */
-PHEAP_HIDDEN int sync_lock_brk(struct state *s, int fd);
-/* the same without waiting: 0 or -EAGAIN */
-PHEAP_HIDDEN int sync_try_brk(struct state *s, int fd);
-PHEAP_HIDDEN void sync_unlock_brk(struct state *s, int fd);
-/* a coordinator (holding LOCK_BRK) is about to change the header */
+/* a coordinator (holding the break lock) is about to change the header */
 PHEAP_HIDDEN void sync_begin(struct state *s);
 /* rings, waits (bounded) until every attached process has looked at the
  * durable header, frees storage beyond it, ends the round */
 PHEAP_HIDDEN int sync_round(struct state *s, const struct hdr *durable);
-/* with LOCK_BRK held: finishes a round a dead coordinator left open */
+/* with the break lock held: finishes a round a dead coordinator left open */
 PHEAP_HIDDEN int sync_orphan(struct state *s);
 /* fork: the child's cover from fork() to its own epoch lock */
 PHEAP_HIDDEN void sync_fork_prepare(struct state *s);

@@ -10,7 +10,7 @@
  *
  * Who has looked: every attached process holds a read lock on one of 64
  * epoch bytes (LOCK_EPOCH), the one of the epoch it last followed.  A
- * coordinator (holding LOCK_BRK for writing) makes the new break durable,
+ * coordinator (holding the break lock, brklock.c) makes the new break durable,
  * applies it here, then publishes a new epoch whose byte nobody holds, rings,
  * and takes a write lock on every other epoch byte in turn: granted, a byte
  * is held by nobody still behind.  A follower takes the new byte only after
@@ -31,8 +31,8 @@
  *
  * Orphans: "pending" is set before a coordinator writes the header and
  * cleared when its round has ended.  A coordinator that died in between
- * leaves it set; whoever next holds LOCK_BRK -- any pbrk or pchmod, a
- * read-write pattach, or a sync thread that finds it set and LOCK_BRK free
+ * leaves it set; whoever next holds the break lock -- any pbrk or pchmod, a
+ * read-write pattach, or a sync thread that finds it set and the lock free
  * on its periodic look (every second) -- runs the round again from the
  * durable header: ring, wait, free storage beyond the break.
  *
@@ -142,9 +142,9 @@ look_for_orphan(struct state *s)
 		return;
 	if (pthread_mutex_trylock(&s->api))
 		return;		/* a call of ours is running: it will see it */
-	if (sync_try_brk(s, s->lock_fd) == 0) {
+	if (brklock_try(&s->rt->brk, s->lock_fd) == 0) {
 		(void)sync_orphan(s);
-		sync_unlock_brk(s, s->lock_fd);
+		brklock_drop(&s->rt->brk, s->lock_fd);
 	}
 	pthread_mutex_unlock(&s->api);
 }
@@ -232,109 +232,6 @@ sync_stop(struct state *s)
 	}
 	pthread_join(s->thread, NULL);
 	s->thread_on = 0;
-}
-
-/* 1 if pid is a live process that is not stopped (from /proc) */
-static int
-running(uint64_t pid)
-{
-	char path[64], buf[512], *p;
-	ssize_t n;
-	int fd;
-
-	if (pid == 0 || pid > INT_MAX)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%llu/stat", (unsigned long long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	return p && p[1] == ' ' && strchr("RSDIW", p[2]) != NULL;
-}
-
-/*
- * The break lock is held by a coordinator for its round: at most the
- * bound for its followers, plus its storage work, which a busy disk can
- * make long.  So we wait while the holder named in the runtime page is
- * running (one holding at most HOLD_CAP bounds: a queue of holdings that
- * move on is progress), and fail with EBUSY once it has been stopped,
- * dead-but-not-gone, or unknown (a reader's lock, say) for a whole bound
- * -- looking every SLICE_MS, so that the instant between one holder's
- * release and the next one's naming itself is never taken for that.
- */
-#define HOLD_CAP	5
-#define SLICE_MS	100
-
-/* every holder of LOCK_BRK names itself at once (see sync_lock_brk):
- * low 32 bits its pid, high 32 bits a count of acquisitions, so a waiter
- * sees each new holding as progress */
-static void
-name_holder(struct state *s)
-{
-	uint64_t h = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
-
-	if (!s->rdonly)
-		__atomic_store_n(&s->rt->holder, ((h >> 32) + 1) << 32 |
-			(uint32_t)getpid(), __ATOMIC_RELEASE);
-}
-
-int
-sync_lock_brk(struct state *s, int fd)
-{
-	unsigned ms = lock_bound_ms();
-	struct timespec cap = lock_deadline(ms * HOLD_CAP), bad = { 0, 0 };
-	struct timespec dl = lock_deadline(SLICE_MS);
-	uint64_t seen = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE), h;
-	int ret;
-
-	while ((ret = lock_wait(fd, LOCK_BRK, 1, F_WRLCK, &dl)) == -ETIMEDOUT) {
-		h = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
-		if (h != seen)		/* a new holding: the queue moves */
-			cap = lock_deadline(ms * HOLD_CAP);
-		seen = h;
-		if (running((uint32_t)h))
-			bad.tv_sec = 0;
-		else if (bad.tv_sec == 0)
-			bad = lock_deadline(ms);
-		if (lock_expired(&cap) || (bad.tv_sec && lock_expired(&bad)))
-			return err_set(EBUSY, "the pheap's break lock has been "
-				"held for %u ms by %s (pid %u)", lock_expired(&cap) ?
-				ms * HOLD_CAP : ms, lock_expired(&cap) ?
-				"one process" : (uint32_t)h ? "a process that is "
-				"not running (stopped?)" : "an unknown process",
-				(unsigned)(uint32_t)h);
-		dl = lock_deadline(SLICE_MS);
-	}
-	if (ret == 0)
-		name_holder(s);
-	return ret;
-}
-
-int
-sync_try_brk(struct state *s, int fd)
-{
-	int ret = lock_try(fd, LOCK_BRK, 1, F_WRLCK);
-
-	if (ret == 0)
-		name_holder(s);
-	return ret;
-}
-
-void
-sync_unlock_brk(struct state *s, int fd)
-{
-	uint64_t h = __atomic_load_n(&s->rt->holder, __ATOMIC_ACQUIRE);
-
-	/* the count stays: the next holding is new even with our pid */
-	if (!s->rdonly)
-		__atomic_store_n(&s->rt->holder, h >> 32 << 32,
-			__ATOMIC_RELEASE);
-	lock_drop(fd, LOCK_BRK, 1);
 }
 
 void

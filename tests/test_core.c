@@ -559,7 +559,9 @@ forge_runtime(void *path)
 		rt[0] = ((uint64_t)(unsigned)rand() << 32) | (uint32_t)(rt[0] + 1);
 		rt[1] = ~0ULL;		/* was the shared stale set */
 		rt[2] = 1;		/* a pending round */
-		rt[3] = 1;		/* the lock "held" by init */
+		rt[3] = 1;		/* the break lock "held" by init, */
+		rt[4] = 1;		/* described, */
+		rt[8] = 1;		/* with a witness lock (none is there) */
 		syscall(SYS_futex, (uint32_t *)rt, FUTEX_WAKE, INT_MAX, NULL,
 			NULL, 0);
 		usleep(5000);

@@ -9,11 +9,13 @@
  * some later break change.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "pheap.h"
@@ -31,7 +33,7 @@ half_pbrk(void *arg)
 	uint64_t want = (uint64_t)(uintptr_t)arg;
 	struct hdr_found f;
 
-	if (sync_lock_brk(&st, st.lock_fd) ||
+	if (brklock_take(&st.rt->brk, st.lock_fd) ||
 			hdr_load(&st.dev.io, &f) || !f.ok)
 		return 1;
 	sync_begin(&st);
@@ -187,6 +189,88 @@ test_orphan_found_by_attach(void)
 	unsetenv("PHEAP_WAIT_MS");
 }
 
+/* takes the break lock, tells, then stops or dies holding it */
+static int
+hold_brk(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+
+	if (brklock_take(&st.rt->brk, st.lock_fd) || write(fd, "h", 1) != 1)
+		return 1;
+	raise(SIGSTOP);
+	kill(getpid(), SIGKILL);
+	return 2;
+}
+
+static pid_t
+holder(int fd)
+{
+	pid_t pid = fork();
+	char c;
+
+	if (pid == 0)
+		_exit(hold_brk((void *)(intptr_t)fd));
+	CU_ASSERT(read(fd - 1, &c, 1) == 1);	/* fd - 1: the pipe's read end */
+	return pid;
+}
+
+/*
+ * The break lock's holder stopped: -EBUSY after the bound, naming it; then
+ * killed, or killed and its pid reused: the lock is taken over at once.
+ */
+static void
+test_lock_holder(void)
+{
+	int p[2], status;
+	double t;
+
+	tu_pool();
+	setenv("PHEAP_WAIT_MS", "300", 1);
+	CU_ASSERT_EQUAL_FATAL(pattach("lk", 2, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	CU_ASSERT_EQUAL_FATAL(p[1], p[0] + 1);
+	pid_t pid = holder(p[1]);
+	waitpid(pid, &status, WUNTRACED);
+	t = tu_ms();
+	CU_ASSERT_EQUAL(pbrk(B(PG)), -EBUSY);
+	CU_ASSERT(strstr(pheap_errormsg(), "not running") != NULL);
+	CU_ASSERT(tu_ms() - t < 1500);
+	CU_ASSERT_EQUAL(pchmod(0600), -EBUSY);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	t = tu_ms();
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(pchmod(0600), 0);
+	CU_ASSERT(tu_ms() - t < 200);
+	/* a holder that died, its record naming a live process of another
+	 * start time (a reused pid): dead too */
+	pid = holder(p[1]);
+	waitpid(pid, &status, WUNTRACED);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	st.rt->brk.word = (st.rt->brk.word >> 32 << 32) | (uint32_t)getppid();
+	st.rt->brk.tag = st.rt->brk.word;
+	st.rt->brk.witness = 0;
+	CU_ASSERT_EQUAL(pbrk(B(2 * PG)), B(2 * PG));
+	/* a reader's read lock keeps the holder from its witness: judged by
+	 * /proc then, stopped still means -EBUSY, dead means taken over */
+	int rd = open(tu_path(), O_RDONLY);
+	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+	CU_ASSERT_EQUAL(fcntl(rd, F_OFD_SETLK, &fl), 0);
+	pid = holder(p[1]);
+	waitpid(pid, &status, WUNTRACED);
+	CU_ASSERT_EQUAL(st.rt->brk.witness, 0);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), -EBUSY);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	close(rd);
+	close(p[0]);
+	close(p[1]);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	unsetenv("PHEAP_WAIT_MS");
+}
+
 int
 main(void)
 {
@@ -195,6 +279,7 @@ main(void)
 		{ "orphan round: pbrk to the same break finishes it", test_orphan_same_break },
 		{ "orphan round: a sync thread finds it", test_orphan_found_by_sync_thread },
 		{ "orphan round: a read-write attach finishes it", test_orphan_found_by_attach },
+		{ "the break lock's holder stopped, killed, pid reused", test_lock_holder },
 		{ NULL, NULL }
 	};
 	return tu_main("recovery", tests);

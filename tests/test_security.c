@@ -6,12 +6,19 @@
  *    rewrites its header to name another user as owner with mode 0600;
  *    that user must not attach to it believing it is theirs;
  *  - a writer takes ownership in the header: the true owner (the file's)
- *    still may pchmod, the writer may not, and is refused the pheap.
+ *    still may pchmod, the writer may not, and is refused the pheap;
+ *  - readers that read-lock every byte of the pheap's file, or attach and
+ *    stop: the owner's pbrk, pchmod and pattach still complete in bounded
+ *    time, and pchmod revokes them.
  * Linked with the library's objects: the attacker writes headers with the
  * library's own encoder (the format is public anyway).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -161,12 +168,110 @@ test_writer_takes_ownership(void)
 	CU_ASSERT_EQUAL(tu_child(alice_revokes, (void *)id), 0);
 }
 
+/* nobody read-locks every byte of path, then waits to be killed */
+static pid_t
+lock_all_as_nobody(const char *file, int ready)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET };
+		int fd;
+
+		if (become(65534) || (fd = open(file, O_RDONLY)) < 0 ||
+				fcntl(fd, F_OFD_SETLK, &fl) || write(ready, "l", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	return pid;
+}
+
+/* nobody attaches read-only, then stops itself */
+static pid_t
+attach_and_stop_as_nobody(const char *id, int ready)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (pdetach() || become(65534) ||
+				pattach(id, strlen(id), PHEAP_ATTACH | PHEAP_RDONLY) ||
+				write(ready, "a", 1) != 1)
+			_exit(1);
+		raise(SIGSTOP);
+		_exit(0);
+	}
+	return pid;
+}
+
+static unsigned long
+top(char *base, int pages)
+{
+	return (unsigned long)(base + pages * PHEAP_PAGE_SIZE);
+}
+
+static int
+reattach(void *id)
+{
+	return pdetach() || pattach(id, strlen(id), PHEAP_ATTACH) ? 1 : 0;
+}
+
+static void
+test_readers_cannot_freeze(void)
+{
+	const char *id = "frozen";
+	struct pheap_info info;
+	struct stat sb;
+	char c;
+	int p[2];
+	double t;
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "(needs root; skipped) ");
+		return;
+	}
+	tu_pool();
+	setenv("PHEAP_WAIT_MS", "300", 1);
+	CU_ASSERT_EQUAL_FATAL(pattach(id, strlen(id), PHEAP_CREATE), 0);
+	char *b = pheap_base();
+	CU_ASSERT_EQUAL(pbrk(top(b, 2)), (long)top(b, 2));
+	CU_ASSERT_EQUAL(pchmod(0644), 0);
+	CU_ASSERT_EQUAL_FATAL(pheap_info(&info), 0);
+	CU_ASSERT_EQUAL_FATAL(pipe(p), 0);
+	pid_t locker = lock_all_as_nobody(info.path, p[1]);
+	pid_t stopped = attach_and_stop_as_nobody(id, p[1]);
+	CU_ASSERT(read(p[0], &c, 1) == 1 && read(p[0], &c, 1) == 1);
+	b[0] = 'x';
+	/* each call of the owner's: within a few bounds, whatever they hold */
+	t = tu_ms();
+	CU_ASSERT_EQUAL(pbrk(top(b, 4)), (long)top(b, 4));
+	CU_ASSERT_EQUAL(pbrk(top(b, 1)), (long)top(b, 1));
+	CU_ASSERT_EQUAL(pchmod(0600), 0);
+	CU_ASSERT(tu_ms() - t < 3000);
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	CU_ASSERT_EQUAL(info.mode, 0600);
+	CU_ASSERT(stat(info.path, &sb) == 0 && (sb.st_mode & 0777) == 0600);
+	t = tu_ms();
+	CU_ASSERT_EQUAL(tu_child(reattach, (void *)id), 0);
+	CU_ASSERT(tu_ms() - t < 3000);
+	CU_ASSERT_EQUAL(b[0], 'x');
+	kill(locker, SIGKILL);
+	kill(stopped, SIGKILL);
+	waitpid(locker, NULL, 0);
+	waitpid(stopped, NULL, 0);
+	close(p[0]);
+	close(p[1]);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	unsetenv("PHEAP_WAIT_MS");
+}
+
 int
 main(void)
 {
 	static const struct tu_test tests[] = {
 		{ "a planted pheap is nobody else's", test_planted },
 		{ "a writer cannot take ownership", test_writer_takes_ownership },
+		{ "readers cannot freeze the owner", test_readers_cannot_freeze },
 		{ NULL, NULL }
 	};
 

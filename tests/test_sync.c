@@ -2,8 +2,9 @@
 /*
  * test_sync.c -- one pheap, many processes: a grow in A is usable in B with
  * plain loads and stores, a shrink in A unmaps in B, pbrk survives the
- * death of a lock holder or of an attached process, and a random storm of
- * pbrk from 8 processes with kill -9 leaves everything consistent.
+ * death of an attached process (test_recovery: of a lock holder), and a
+ * random storm of pbrk from 8 processes with kill -9 leaves everything
+ * consistent.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,6 @@
 
 #define BASE ((char *)0x2a0002000000UL)
 #define B(x) ((unsigned long)(BASE + (x)))
-#define LOCK_BRK_BYTE 12288	/* src/lock.h */
 
 /* a second process, driven by one-byte commands over pipes */
 struct peer {
@@ -164,35 +164,6 @@ test_dead_attacher_forgotten(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
-static int
-hold_lock_and_die(void *path)
-{
-	int fd = open(path, O_RDWR);
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-		.l_start = LOCK_BRK_BYTE, .l_len = 1 };
-
-	if (fd < 0 || fcntl(fd, F_OFD_SETLKW, &fl))
-		return 1;
-	if (write(STDOUT_FILENO, "", 0) < 0)
-		return 2;
-	kill(getpid(), SIGKILL);
-	return 3;
-}
-
-static void
-test_lock_holder_killed(void)
-{
-	char path[PATH_MAX];
-
-	tu_pool();
-	CU_ASSERT_EQUAL_FATAL(pattach("lk", 2, PHEAP_CREATE), 0);
-	strcpy(path, tu_path());
-	/* a holder of the pbrk lock dies: the lock goes with it */
-	CU_ASSERT_EQUAL(tu_child(hold_lock_and_die, path), 128 + SIGKILL);
-	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
-	CU_ASSERT_EQUAL(pdetach(), 0);
-}
-
 /* ---- the storm ---- */
 
 static int
@@ -280,7 +251,6 @@ main(void)
 	static const struct tu_test tests[] = {
 		{ "grow and shrink reach another process", test_grow_shrink_reach_peer },
 		{ "a dead attacher is forgotten", test_dead_attacher_forgotten },
-		{ "a killed lock holder blocks no one", test_lock_holder_killed },
 		{ "8 processes x 500 pbrk with kill -9", test_storm },
 		{ NULL, NULL }
 	};
