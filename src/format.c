@@ -9,10 +9,9 @@
  */
 #include <errno.h>
 #include <string.h>
-#include <sys/file.h>
 #include <time.h>
 
-#include "dev.h"
+#include "state.h"	/* dev_rt(), the break lock */
 
 #define FORMAT_BASE 0x2a0002000000UL	/* any valid value: set at create */
 
@@ -35,18 +34,19 @@ pheap_format_device(const char *path, unsigned long flags)
 		ret = err_set(EINVAL, "%s is not a device-dax device", path);
 		goto out;
 	}
-	/* creators lock pool entries with flock(): exclude them */
-	while (flock(d.fd, LOCK_EX) && errno == EINTR)
-		;
-	ret = hdr_load(&d.io, &f);
+	/* creators claim a device under its break lock: exclude them */
+	ret = brklock_take(&dev_rt(&d)->brk, d.fd);
 	if (ret)
 		goto out;
+	ret = hdr_load(&d.io, &f);
+	if (ret)
+		goto unlock;
 	if (f.ok && f.hdr.id_len == 0)
-		goto out;	/* formatted and free already */
+		goto unlock;	/* formatted and free already */
 	if ((f.ok || f.nclaims) && !(flags & PHEAP_FORMAT_FORCE)) {
 		ret = err_set(EEXIST, "%s holds a pheap%s; PHEAP_FORMAT_FORCE "
 			"destroys it", path, f.ok ? "" : " (damaged header)");
-		goto out;
+		goto unlock;
 	}
 	memset(&h, 0, sizeof(h));
 	h.base = FORMAT_BASE;
@@ -56,6 +56,8 @@ pheap_format_device(const char *path, unsigned long flags)
 		h.seq = f.hdr.seq;	/* newer than what was there */
 	int slot = f.ok ? f.slot : 0;
 	ret = hdr_store(&d.io, &h, &slot);
+unlock:
+	brklock_drop(&dev_rt(&d)->brk, d.fd);
 out:
 	dev_close(&d);
 	return ret;

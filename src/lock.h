@@ -16,6 +16,7 @@
 
 /* bytes locked; they lie in the header area, which nothing else locks */
 #define LOCK_BRK	12288	/* write: the break lock's holder, see brklock.c */
+#define LOCK_CREATE	12290	/* write: a creator's witness, pool_create.c */
 #define LOCK_EPOCH0	12352	/* read: attached processes, see sync.c */
 #define LOCK_NEPOCH	64
 #define LOCK_EPOCH(e)	(LOCK_EPOCH0 + (long)((e) % LOCK_NEPOCH))

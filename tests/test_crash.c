@@ -232,7 +232,7 @@ setup_create(const struct scen *s)
 
 	if (make_heap(KEEP, s->old_brk, s->data_len) || pdetach())
 		return 1;
-	snprintf(p, sizeof(p), "%s/.tmp-1-debris.pheap", pool);
+	snprintf(p, sizeof(p), "%s/.tmp-99999999-debris.pheap", pool);
 	fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0644);
 	if (fd < 0 || write(fd, "debris", 6) != 6)
 		return 1;

@@ -103,7 +103,7 @@ name_of(int sel, char name[PATH_MAX])
 	switch (sel) {
 	case FZ_NAME_TMP:
 		pool_name(ids[0].id, ids[0].len, pn);
-		snprintf(name, PATH_MAX, ".tmp-1-%s", pn);
+		snprintf(name, PATH_MAX, ".tmp-99999999-%s", pn);
 		break;
 	case FZ_NAME_UPPER:
 		pool_name(ids[0].id, ids[0].len, pn);
