@@ -336,7 +336,7 @@ dev_check_badblocks(const struct dev *d, const struct hdr *h)
 	return ret;
 }
 
-int
+static int
 dev_is_fsdax(const struct dev *d)
 {
 #ifndef STATX_ATTR_DAX
@@ -429,4 +429,51 @@ dev_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 	if (ftruncate(d->fd, (off_t)(h->data_off + brk)))
 		return err_sys(errno, "truncate %s", d->path);
 	return 0;
+}
+
+int
+dev_grow_zeroed(const struct dev *d)
+{
+	/* a device keeps what an earlier, larger heap wrote there */
+	return !d->devdax;
+}
+
+int
+dev_sync_mode(struct dev *d)
+{
+	/* a device node's mode lives in devtmpfs: attach re-applies it */
+	if (!d->devdax && fsync(d->fd))
+		return err_sys(errno, "fsync %s", d->path);
+	return 0;
+}
+
+int
+dev_kind(const struct dev *d, int dax_mapped)
+{
+	if (d->devdax)
+		return PHEAP_BACKEND_DEVDAX;
+	return dax_mapped || dev_is_fsdax(d) ? PHEAP_BACKEND_FSDAX :
+		PHEAP_BACKEND_FILE;
+}
+
+int
+dev_owner_in_header(const struct dev *d, const struct stat *sb)
+{
+	/* udev gives device nodes to root: only whom the administrator let
+	 * write the node could have written its header */
+	return d->devdax && sb->st_uid == 0;
+}
+
+int
+dev_is_standalone(const struct stat *st)
+{
+	return S_ISCHR(st->st_mode);
+}
+
+int
+dev_discard(const char *path, const struct stat *st)
+{
+	if (S_ISREG(st->st_mode))
+		return unlink(path) ? err_sys(errno, "unlink %s", path) : 0;
+	return pheap_format_device(path, PHEAP_FORMAT_FORCE);
 }

@@ -14,6 +14,7 @@
 
 struct pmem2_map;
 struct pmem2_source;
+struct stat;
 
 struct dev {
 	int fd;			/* O_CLOEXEC; O_RDWR unless rdonly */
@@ -47,8 +48,8 @@ PHEAP_HIDDEN int dev_check_badblocks(const struct dev *d, const struct hdr *h);
 /* the unsafe shutdown count of the DIMMs under the device; -ENOTSUP if
  * libpmem2 cannot tell (no NVDIMM, or no health data) */
 PHEAP_HIDDEN int dev_usc(const struct dev *d, uint64_t *usc);
-/* a file on a DAX file system (statx) */
-PHEAP_HIDDEN int dev_is_fsdax(const struct dev *d);
+/* PHEAP_BACKEND_* of d; dax_mapped: the heap's mapping is DAX */
+PHEAP_HIDDEN int dev_kind(const struct dev *d, int dax_mapped);
 /* capacity now: the header's, capped by free space for files */
 PHEAP_HIDDEN uint64_t dev_capacity(const struct dev *d, const struct hdr *h);
 /* makes [old, new) of the heap allocated and zero; -ENOMEM if full.
@@ -56,5 +57,19 @@ PHEAP_HIDDEN uint64_t dev_capacity(const struct dev *d, const struct hdr *h);
 PHEAP_HIDDEN int dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk);
 /* releases the storage beyond brk (nothing maps it any more) */
 PHEAP_HIDDEN int dev_trim(struct dev *d, const struct hdr *h, uint64_t brk);
+/* 1 if dev_grow hands out zeroed storage; 0: the caller zeroes a grown
+ * range once mapped (rsv_zero) */
+PHEAP_HIDDEN int dev_grow_zeroed(const struct dev *d);
+/* makes the mode and owner just given to d's file durable (if they can be) */
+PHEAP_HIDDEN int dev_sync_mode(struct dev *d);
+/* 1 if the header, not the node, names the owner (sb: d's fstat) */
+PHEAP_HIDDEN int dev_owner_in_header(const struct dev *d,
+	const struct stat *sb);
+/* 1 if the file st describes is a backing by itself (a device holding at
+ * most one pheap), not a file in a pool directory */
+PHEAP_HIDDEN int dev_is_standalone(const struct stat *st);
+/* undoes the creation of the pheap at path (st: its stat), which could
+ * not be attached: a file goes, a device is left formatted and free */
+PHEAP_HIDDEN int dev_discard(const char *path, const struct stat *st);
 
 #endif

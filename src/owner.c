@@ -33,7 +33,7 @@ owner_of(const struct dev *d, const struct hdr *h, struct owner *o)
 	o->uid = sb.st_uid;
 	o->gid = sb.st_gid;
 	o->mode = sb.st_mode & 0777;
-	if (S_ISCHR(sb.st_mode) && sb.st_uid == 0) {
+	if (dev_owner_in_header(d, &sb)) {
 		o->uid = h->uid;
 		o->gid = h->gid;
 	}

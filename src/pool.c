@@ -166,7 +166,7 @@ entry_type(const char *path)
 		return ENT_OTHER;
 	if (S_ISDIR(st.st_mode))
 		return ENT_DIR;
-	return S_ISCHR(st.st_mode) ? ENT_DEV : ENT_OTHER;
+	return dev_is_standalone(&st) ? ENT_DEV : ENT_OTHER;
 }
 
 /*
