@@ -15,6 +15,8 @@
  * A device node usually belongs to root (udev): there the header's owner
  * is believed when the node belongs to root -- only whom the administrator
  * let write the node could have written its header -- or to that owner.
+ * Which backings are such nodes is their backend's to say (backend.h:
+ * header_owner; backend_devdax.c).
  */
 #include <errno.h>
 #include <sys/stat.h>
