@@ -22,7 +22,7 @@ builddir=${builddir:-.}
 cc=${FUZZ_CC:-clang}
 total=${FUZZ_SECONDS:-60}
 out=${FUZZ_BUILD:-$builddir/build-fuzz}
-pkgs="libpmem2 libdaxctl libndctl"
+pkgs="libpmem2 libdaxctl"
 
 command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (apt-get install clang)" >&2; exit 1; }
 mkdir -p "$out/artifacts"
