@@ -45,8 +45,9 @@ struct backend_ops {
 	/* 1 if this backend serves a file of this type (from fstat or stat) */
 	int (*probe)(const struct stat *st);
 	/* sets d up for the open fd (d->fd, rdonly and path are set):
-	 * d->io.lim, d->priv, whatever must be mapped at open.  0 or -errno
-	 * with a message; on failure the caller calls close */
+	 * d->io.lim's capacity and data offset (allow_free is standalone),
+	 * d->priv, whatever must be mapped at open.  0 or -errno with a
+	 * message; on failure the caller calls close */
 	int (*open)(struct dev *d, const struct stat *st);
 	/* releases what open and map_area took; the fd is not the backend's.
 	 * Safe on a half-opened d, and twice */

@@ -132,7 +132,6 @@ dax_open(struct dev *d, const struct stat *st)
 		~(PHEAP_PAGE_SIZE - 1);
 	if (d->io.lim.max_capacity > HDR_MAX_SPAN)
 		d->io.lim.max_capacity = HDR_MAX_SPAN;
-	d->io.lim.allow_free = 1;
 	return 0;
 }
 

@@ -110,7 +110,6 @@ file_open(struct dev *d, const struct stat *st)
 	(void)st;
 	d->io.lim.max_capacity = HDR_MAX_SPAN;
 	d->io.lim.data_off = HDR_AREA_SIZE;
-	d->io.lim.allow_free = 0;
 	return 0;
 }
 

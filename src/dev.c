@@ -57,6 +57,9 @@ dev_setup(struct dev *d, const struct stat *st)
 	d->io.read = d->ops->hdr_read;
 	d->io.write = d->ops->hdr_write;
 	d->io.ctx = d;
+	/* a free header (formatted, no pheap) only where a backing outlives
+	 * its pheap */
+	d->io.lim.allow_free = d->ops->standalone;
 	return d->ops->open(d, st);
 }
 
