@@ -6,7 +6,7 @@ set -e
 cd "$(dirname "$0")"
 
 PKGS="build-essential autoconf automake libtool pkg-config libpmem2-dev \
-libdaxctl-dev libndctl-dev libcunit1-dev groff-base"
+libdaxctl-dev libcunit1-dev groff-base"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||

@@ -282,9 +282,7 @@ attach_dev(struct state *s, const void *id, size_t len)
 		ret = map_heap(s, id, len);
 	if (ret)
 		goto fail;
-	s->backend = s->dev.devdax ? PHEAP_BACKEND_DEVDAX :
-		rsv_is_dax(s->rsv) || dev_is_fsdax(&s->dev) ? PHEAP_BACKEND_FSDAX :
-		PHEAP_BACKEND_FILE;
+	s->backend = dev_kind(&s->dev, rsv_is_dax(s->rsv));
 	ret = sync_start(s);
 	if (ret)
 		goto fail;
@@ -308,10 +306,7 @@ uncreate(const char *path, const struct stat *made)
 	if (stat(path, &now) || now.st_dev != made->st_dev ||
 			now.st_ino != made->st_ino)
 		return;
-	if (S_ISREG(now.st_mode))
-		unlink(path);
-	else
-		pheap_format_device(path, PHEAP_FORMAT_FORCE);
+	(void)dev_discard(path, &now);
 }
 
 int

@@ -40,8 +40,8 @@ grow_local(struct hdr *h, uint64_t old, uint64_t want)
 
 	if (ret == 0)
 		ret = set_local(want, RSV_POPULATE_WRITE);
-	/* a device keeps what an earlier, larger heap wrote there */
-	if (ret == 0 && st.dev.devdax)
+	/* storage that keeps what an earlier, larger heap wrote there */
+	if (ret == 0 && !dev_grow_zeroed(&st.dev))
 		rsv_zero(st.rsv, old, want - old);
 	return ret;
 }

@@ -43,8 +43,9 @@ set_mode(struct dev *d, uint32_t mode)
 	/* durable before the header says the new mode: after a power cut
 	 * the file is never wider than the header's mode */
 	TH_POINT("chmod.fsync_both");
-	if (!st.dev.devdax && fsync(st.dev.fd))
-		return err_sys(errno, "fsync %s", st.dev.path);
+	ret = dev_sync_mode(&st.dev);
+	if (ret)
+		return ret;
 	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
 	f.hdr.mode = mode;
 	ret = hdr_store(&d->io, &f.hdr, &f.slot);
@@ -53,10 +54,9 @@ set_mode(struct dev *d, uint32_t mode)
 	TH_POINT("chmod.fchmod_new");
 	if (fchmod(st.dev.fd, ret ? cur : mode) && ret == 0)
 		ret = err_sys(errno, "chmod %s", st.dev.path);
-	/* a device node's mode lives in devtmpfs: attach re-applies it */
 	TH_POINT("chmod.fsync");
-	if (ret == 0 && !st.dev.devdax && fsync(st.dev.fd))
-		ret = err_sys(errno, "fsync %s", st.dev.path);
+	if (ret == 0)
+		ret = dev_sync_mode(&st.dev);
 	TH_DURABLE(st.dev.fd, 0, 0, TH_SYNC_FULL);
 	return ret;
 }

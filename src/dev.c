@@ -1,171 +1,66 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * dev.c -- the backing of a pheap: a file, or a device-dax device.
+ * dev.c -- the backing of a pheap, whatever its kind: picks the backend
+ * once per open from the fstat of the descriptor (the first in the list
+ * below whose probe says yes), then dispatches to its ops table
+ * (backend.h).  What is the same for every backend lives here: opening
+ * without following symlinks or hanging on a FIFO, reopening the same
+ * file through /proc, closing, and the defaults of the optional ops.
  *
- * Files: the size is kept at data_off + brk.  Growing truncates away
- * anything a crashed shrink left beyond the break, then fallocates, so new
- * heap memory is always fresh zero-filled blocks and a full file system
- * shows up as -ENOMEM from pbrk instead of SIGBUS later.  The header is read
- * with pread (not through a mapping), so a truncated or hostile file cannot
- * crash us.
+ * The choice is made from the descriptor, never from the path again, and
+ * never changes while d is open: a path renamed or replaced meanwhile
+ * cannot make one backend's operation run on another's file.
  *
- * Durability without fdatasync: fdatasync would also write back every dirty
- * page of the heap -- including the freshly populated zero pages of a grow,
- * which it then write-protects, so the next sweep takes a fault per page.
- * Once attached we msync() only the header's page instead: on Linux that
- * is fsync of just that range, and it still commits the file's metadata
- * (the fallocated blocks, the size) to the journal and flushes the disk.
- *
- * Devdax: no read/write system calls, so the header area (the first
- * device-alignment unit) is mapped with libpmem2 at open and the header is
- * copied in and out of it, written with libpmem2's persisting memcpy.  The
- * device's size never changes, so the mapping cannot fault.  Storage is
- * never freed; grown memory is zeroed by pbrk.
- *
- * Test build (PHEAP_TESTING, testhook.h): a TH_POINT before every step that
- * changes the file (truncate, allocate, sync) and a TH_DURABLE after every
- * sync; dev_check_badblocks and dev_usc take injected answers, so their
- * NVDIMM-only paths run on plain files too.
+ * Test build (PHEAP_TESTING, testhook.h): dev_check_badblocks and dev_usc
+ * take injected answers before asking the backend, so their NVDIMM-only
+ * paths run on plain files too.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
-#include <libpmem2.h>
+#include "backend.h"
 
-#include "daxdev.h"
-#include "dev.h"
+/* most specific first: a backend for some kind of regular file (tmpfs,
+ * hugetlbfs) goes before the plain file one */
+static const struct backend_ops *const backends[] = {
+	&backend_devdax_ops,
+	&backend_file_ops,
+};
 
-/* makes the page holding device offset off, and the file's metadata, durable */
-static int
-file_sync(struct dev *d, uint64_t off)
+/* the backend serving files like st, or NULL */
+static const struct backend_ops *
+backend_for(const struct stat *st)
 {
-	uint64_t page = off & ~(uint64_t)4095;
-
-	if (!d->area) {
-		TH_POINT("dev.sync.fdatasync");
-		if (fdatasync(d->fd))
-			return err_sys(errno, "fdatasync %s", d->path);
-		TH_DURABLE(d->fd, 0, 0, TH_SYNC_DATA);
-		return 0;
-	}
-	TH_POINT("dev.sync.msync");
-	if (msync((char *)d->area + page, 4096, MS_SYNC))
-		return err_sys(errno, "msync header of %s", d->path);
-	TH_DURABLE(d->fd, page, 4096, TH_SYNC_RANGE);
-	return 0;
-}
-
-static int
-file_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	struct dev *d = ctx;
-	ssize_t n = pread(d->fd, buf, len, (off_t)off);
-
-	if (n < 0)
-		return err_sys(errno, "reading header of %s", d->path);
-	if ((size_t)n < len)	/* a short file holds no header there */
-		memset((char *)buf + n, 0, len - (size_t)n);
-	return 0;
-}
-
-static int
-file_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-	struct dev *d = ctx;
-	ssize_t n = pwrite(d->fd, buf, len, (off_t)off);
-
-	if (n < 0)
-		return err_sys(errno, "writing header of %s", d->path);
-	if ((size_t)n != len)
-		return err_set(EIO, "short header write to %s", d->path);
-	return file_sync(d, off);
-}
-
-static int
-dax_read(void *ctx, uint64_t off, void *buf, size_t len)
-{
-	struct dev *d = ctx;
-
-	memcpy(buf, (char *)d->area + off, len);
-	return 0;
-}
-
-static int
-dax_write(void *ctx, uint64_t off, const void *buf, size_t len)
-{
-	struct dev *d = ctx;
-
-	if (d->rdonly)
-		return err_set(EACCES, "%s is open read-only", d->path);
-	pmem2_get_memcpy_fn(d->area_map)((char *)d->area + off, buf, len, 0);
-	return 0;
+	for (size_t i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
+		if (backends[i]->probe(st))
+			return backends[i];
+	return NULL;
 }
 
 static void
-file_init_io(struct dev *d)
+dev_reset(struct dev *d, int fd, const char *path, int rdonly)
 {
-	d->io.read = file_read;
-	d->io.write = file_write;
-	d->io.ctx = d;
-	d->io.lim.max_capacity = HDR_MAX_SPAN;
-	d->io.lim.data_off = HDR_AREA_SIZE;
-	d->io.lim.allow_free = 0;
+	memset(d, 0, sizeof(*d));
+	d->fd = fd;
+	d->rdonly = rdonly;
+	snprintf(d->path, sizeof(d->path), "%s", path);
 }
 
-/* maps the first alignment unit of a dax device: header and runtime page */
+/* d->ops chosen: the header goes through it, the backend sets d up */
 static int
-dax_open(struct dev *d, dev_t rdev)
+dev_setup(struct dev *d, const struct stat *st)
 {
-	struct daxdev_info di;
-	struct pmem2_config *cfg;
-	int ret = daxdev_info(rdev, &di);
-
-	if (ret)
-		return err_set(EUCLEAN, "%s is not a dax device", d->path);
-	if (!di.nvdimm)
-		return err_set(ENOTSUP, "%s (%s) is not an NVDIMM namespace; "
-			"libpmem2 1.12 cannot map such devices (pmem/pmdk#6160)",
-			d->path, di.name);
-	if (di.align != PHEAP_PAGE_SIZE)
-		return err_set(ENOTSUP, "%s: alignment %#llx; pheaps need a "
-			"2 MiB aligned device (ndctl create-namespace -a 2M)",
-			d->path, (unsigned long long)di.align);
-	if (di.size < HDR_AREA_SIZE + PHEAP_PAGE_SIZE)
-		return err_set(ENOTSUP, "%s is too small", d->path);
-	d->devdax = 1;
-	d->size = di.size;
-	d->area_len = di.align;
-	ret = pmem2_source_from_fd(&d->src, d->fd);
-	if (ret)
-		return err_pmem2(ret, "pmem2 source %s", d->path);
-	ret = pmem2_config_new(&cfg);
-	if (ret)
-		return err_pmem2(ret, "pmem2 config %s", d->path);
-	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-	pmem2_config_set_length(cfg, d->area_len);
-	pmem2_config_set_protection(cfg, d->rdonly ? PMEM2_PROT_READ :
-		PMEM2_PROT_READ | PMEM2_PROT_WRITE);
-	ret = pmem2_map_new(&d->area_map, cfg, d->src);
-	pmem2_config_delete(&cfg);
-	if (ret)
-		return err_pmem2(ret, "mapping the header of %s", d->path);
-	d->area = pmem2_map_get_address(d->area_map);
-	d->io.read = dax_read;
-	d->io.write = dax_write;
+	d->io.read = d->ops->hdr_read;
+	d->io.write = d->ops->hdr_write;
 	d->io.ctx = d;
-	d->io.lim.data_off = HDR_AREA_SIZE;
-	d->io.lim.max_capacity = (di.size - HDR_AREA_SIZE) &
-		~(PHEAP_PAGE_SIZE - 1);
-	if (d->io.lim.max_capacity > HDR_MAX_SPAN)
-		d->io.lim.max_capacity = HDR_MAX_SPAN;
-	d->io.lim.allow_free = 1;
-	return 0;
+	/* a free header (formatted, no pheap) only where a backing outlives
+	 * its pheap */
+	d->io.lim.allow_free = d->ops->standalone;
+	return d->ops->open(d, st);
 }
 
 int
@@ -192,16 +87,11 @@ dev_init(struct dev *d, int fd, const char *path, int rdonly)
 	struct stat st;
 	int ret;
 
-	memset(d, 0, sizeof(*d));
-	d->fd = fd;
-	d->rdonly = rdonly;
-	snprintf(d->path, sizeof(d->path), "%s", path);
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		file_init_io(d);
-		return 0;
-	}
-	if (fstat(fd, &st) == 0 && S_ISCHR(st.st_mode))
-		ret = dax_open(d, st.st_rdev);
+	dev_reset(d, fd, path, rdonly);
+	if (fstat(fd, &st) == 0)
+		d->ops = backend_for(&st);
+	if (d->ops)
+		ret = dev_setup(d, &st);
 	else
 		ret = err_set(EUCLEAN, "%s is not a regular file", path);
 	if (ret)
@@ -212,10 +102,10 @@ dev_init(struct dev *d, int fd, const char *path, int rdonly)
 void
 dev_adopt(struct dev *d, int fd, const char *path)
 {
-	memset(d, 0, sizeof(*d));
-	d->fd = fd;
-	snprintf(d->path, sizeof(d->path), "%s", path);
-	file_init_io(d);
+	dev_reset(d, fd, path, 0);
+	/* a file just made in a pool directory; this open cannot fail */
+	d->ops = &backend_file_ops;
+	(void)dev_setup(d, NULL);
 }
 
 static int
@@ -253,56 +143,30 @@ dev_reopen(const struct dev *d, int rdonly)
 	return fd;
 }
 
-int
-dev_map_area(struct dev *d)
-{
-	int prot = d->rdonly ? PROT_READ : PROT_READ | PROT_WRITE;
-	void *a;
-
-	if (d->area)		/* devdax: mapped at open */
-		return 0;
-	a = mmap(NULL, HDR_AREA_SIZE, prot, MAP_SHARED, d->fd, 0);
-	if (a == MAP_FAILED)
-		return err_sys(errno, "mapping the header area of %s", d->path);
-	d->area = a;
-	d->area_len = HDR_AREA_SIZE;
-	return 0;
-}
-
 void
 dev_close(struct dev *d)
 {
-	if (d->area_map)
-		pmem2_map_delete(&d->area_map);
-	else if (d->area)
-		munmap(d->area, d->area_len);
-	d->area = NULL;
-	if (d->src)
-		pmem2_source_delete(&d->src);
+	if (d->ops)
+		d->ops->close(d);
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;
 }
 
 int
-dev_check_size(const struct dev *d, const struct hdr *h)
+dev_map_area(struct dev *d)
 {
-	struct stat st;
-
-	if (d->devdax)	/* hdr_validate held capacity to the device size */
-		return 0;
-	if (fstat(d->fd, &st))
-		return err_sys(errno, "fstat %s", d->path);
-	if ((uint64_t)st.st_size < h->data_off + h->brk)
-		return err_set(EUCLEAN, "%s is %lld bytes, its header needs %llu",
-			d->path, (long long)st.st_size,
-			(unsigned long long)(h->data_off + h->brk));
-	return 0;
+	return d->ops->map_area(d);
 }
 
-/* -EIO if the bad range [off, off + len) lies inside the heap */
-static int
-badblock_in_heap(const struct dev *d, const struct hdr *h, uint64_t off,
+int
+dev_check_size(const struct dev *d, const struct hdr *h)
+{
+	return d->ops->check_size ? d->ops->check_size(d, h) : 0;
+}
+
+int
+dev_badblock_in_heap(const struct dev *d, const struct hdr *h, uint64_t off,
 	uint64_t len)
 {
 	if (off < h->data_off + h->brk && off + len > h->data_off)
@@ -317,116 +181,83 @@ badblock_in_heap(const struct dev *d, const struct hdr *h, uint64_t off,
 int
 dev_check_badblocks(const struct dev *d, const struct hdr *h)
 {
-	struct pmem2_badblock_context *bbctx;
-	struct pmem2_badblock bb;
-	int ret = 0;
-
 #ifdef PHEAP_TESTING
 	uint64_t bb_off, bb_len;
 
 	/* test build: an injected bad range, on any backend */
 	if (testhook_badblock(&bb_off, &bb_len))
-		return badblock_in_heap(d, h, bb_off, bb_len);
+		return dev_badblock_in_heap(d, h, bb_off, bb_len);
 #endif
-	if (!d->devdax || pmem2_badblock_context_new(&bbctx, d->src))
-		return 0;	/* nothing known, or not supported here */
-	while (ret == 0 && pmem2_badblock_next(bbctx, &bb) == 0)
-		ret = badblock_in_heap(d, h, bb.offset, bb.length);
-	pmem2_badblock_context_delete(&bbctx);
-	return ret;
-}
-
-int
-dev_is_fsdax(const struct dev *d)
-{
-#ifndef STATX_ATTR_DAX
-#define STATX_ATTR_DAX 0x00200000
-#endif
-	struct statx sx;
-
-	/* the file's DAX attribute (Linux 5.8), known before anything is mapped */
-	return !d->devdax && statx(d->fd, "", AT_EMPTY_PATH, 0, &sx) == 0 &&
-		(sx.stx_attributes_mask & STATX_ATTR_DAX) &&
-		(sx.stx_attributes & STATX_ATTR_DAX);
+	return d->ops->badblocks ? d->ops->badblocks(d, h) : 0;
 }
 
 int
 dev_usc(const struct dev *d, uint64_t *usc)
 {
-	struct pmem2_source *src = d->src;
-	int ret;
-
 #ifdef PHEAP_TESTING
 	/* test build: an injected count, on any backend */
 	if (testhook_usc(usc))
 		return 0;
 #endif
-	if (!d->devdax && !dev_is_fsdax(d))
-		return -ENOTSUP;	/* the page cache: no pmem under it */
-	if (!src && pmem2_source_from_fd(&src, d->fd))
-		return -ENOTSUP;
-	/* needs the DIMMs' health data (ndctl); emulated pmem has none */
-	ret = pmem2_source_device_usc(src, usc);
-	if (src != d->src)
-		pmem2_source_delete(&src);
-	return ret ? -ENOTSUP : 0;
+	return d->ops->usc ? d->ops->usc(d, usc) : -ENOTSUP;
+}
+
+int
+dev_kind(const struct dev *d, int dax_mapped)
+{
+	return d->ops->kind(d, dax_mapped);
 }
 
 uint64_t
 dev_capacity(const struct dev *d, const struct hdr *h)
 {
-	struct statvfs vfs;
-	uint64_t cap = h->capacity;
-
-	if (!d->devdax && fstatvfs(d->fd, &vfs) == 0) {
-		uint64_t avail = (uint64_t)vfs.f_bavail * vfs.f_frsize;
-		uint64_t fs_cap = h->brk + (avail & ~(PHEAP_PAGE_SIZE - 1));
-
-		if (fs_cap < cap)
-			cap = fs_cap;
-	}
-	return cap;
+	return d->ops->capacity(d, h);
 }
 
 int
 dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 {
-	off_t start = (off_t)(h->data_off + old);
-	int err;
-
-	if (d->devdax)
-		return 0;
-	TH_POINT("dev.grow.truncate");
-	if (ftruncate(d->fd, start))
-		return err_sys(errno, "truncate %s", d->path);
-	TH_POINT("dev.grow.fallocate");
-	err = posix_fallocate(d->fd, start, (off_t)(new_brk - old));
-	if (err) {
-		int ret = err_sys(err, "cannot allocate %llu bytes in %s",
-			(unsigned long long)(new_brk - old), d->path);
-
-		if (ftruncate(d->fd, start)) {
-			/* nothing maps it yet: a larger file is harmless */
-		}
-		if (err == ENOSPC || err == EFBIG || err == EDQUOT)
-			return -ENOMEM;
-		return ret;
-	}
-	/* the allocation must be durable before a header points at it */
-	return file_sync(d, 0);
+	return d->ops->grow ? d->ops->grow(d, h, old, new_brk) : 0;
 }
 
 int
 dev_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 {
-	struct stat sb;
+	return d->ops->trim ? d->ops->trim(d, h, brk) : 0;
+}
 
-	if (d->devdax)
-		return 0;
-	if (fstat(d->fd, &sb) == 0 && (uint64_t)sb.st_size <= h->data_off + brk)
-		return 0;	/* nothing beyond the break */
-	TH_POINT("dev.trim");
-	if (ftruncate(d->fd, (off_t)(h->data_off + brk)))
-		return err_sys(errno, "truncate %s", d->path);
-	return 0;
+int
+dev_grow_zeroed(const struct dev *d)
+{
+	return d->ops->grow_zeroed;
+}
+
+int
+dev_sync_mode(struct dev *d)
+{
+	return d->ops->sync_mode ? d->ops->sync_mode(d) : 0;
+}
+
+int
+dev_owner_in_header(const struct dev *d, const struct stat *sb)
+{
+	return d->ops->header_owner && d->ops->header_owner(sb);
+}
+
+int
+dev_is_standalone(const struct stat *st)
+{
+	const struct backend_ops *ops = backend_for(st);
+
+	return ops && ops->standalone;
+}
+
+int
+dev_discard(const char *path, const struct stat *st)
+{
+	const struct backend_ops *ops = backend_for(st);
+
+	if (!ops)
+		return err_set(EUCLEAN, "%s is not a regular file", path);
+	return ops->discard(path);
 }

@@ -30,7 +30,8 @@ pheap_format_device(const char *path, unsigned long flags)
 	ret = dev_open(&d, path, 0);
 	if (ret)
 		return ret;
-	if (!d.devdax) {
+	/* a free header (no pheap) is valid only on a standalone backing */
+	if (!d.io.lim.allow_free) {
 		ret = err_set(EINVAL, "%s is not a device-dax device", path);
 		goto out;
 	}

@@ -15,6 +15,8 @@
  * A device node usually belongs to root (udev): there the header's owner
  * is believed when the node belongs to root -- only whom the administrator
  * let write the node could have written its header -- or to that owner.
+ * Which backings are such nodes is their backend's to say (backend.h:
+ * header_owner; backend_devdax.c).
  */
 #include <errno.h>
 #include <sys/stat.h>
@@ -33,7 +35,7 @@ owner_of(const struct dev *d, const struct hdr *h, struct owner *o)
 	o->uid = sb.st_uid;
 	o->gid = sb.st_gid;
 	o->mode = sb.st_mode & 0777;
-	if (S_ISCHR(sb.st_mode) && sb.st_uid == 0) {
+	if (dev_owner_in_header(d, &sb)) {
 		o->uid = h->uid;
 		o->gid = h->gid;
 	}

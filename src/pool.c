@@ -149,7 +149,7 @@ pool_entry(const char *path)
 		return POOL_OTHER;
 	if (S_ISDIR(st.st_mode))
 		return POOL_DIR;
-	return S_ISCHR(st.st_mode) ? POOL_DEV : POOL_OTHER;
+	return dev_is_standalone(&st) ? POOL_DEV : POOL_OTHER;
 }
 
 /*

@@ -65,7 +65,8 @@ struct entries {
 	int n;
 	int fd[POOL_MAX_ENTRIES];
 	int idx[POOL_MAX_ENTRIES];	/* index in the pool */
-	int isdev[POOL_MAX_ENTRIES];	/* a dax device, not a directory */
+	int isdev[POOL_MAX_ENTRIES];	/* a device (a standalone backing,
+					 * dev.h), not a directory */
 };
 
 /* what one look over the pool found */
@@ -96,7 +97,7 @@ open_entries(const struct pool *p, struct entries *e)
 		if (fd < 0)
 			continue;
 		if (fstat(fd, &sb[e->n]) || !(S_ISDIR(sb[e->n].st_mode) ||
-				S_ISCHR(sb[e->n].st_mode))) {
+				dev_is_standalone(&sb[e->n]))) {
 			close(fd);
 			continue;
 		}
@@ -107,7 +108,7 @@ open_entries(const struct pool *p, struct entries *e)
 			close(fd);
 			continue;
 		}
-		e->isdev[e->n] = S_ISCHR(sb[e->n].st_mode);
+		e->isdev[e->n] = dev_is_standalone(&sb[e->n]);
 		e->idx[e->n] = i;
 		e->fd[e->n++] = fd;
 	}

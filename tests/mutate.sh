@@ -15,8 +15,8 @@ cd "$wt" && ./bootstrap.sh --no-demo >/dev/null 2>&1 || exit 2
 # file @@ exact text @@ replacement  (each text occurs once in its file;
 # \n stands for a newline)
 MUTATIONS=$(cat <<'M'
-src/dev.c @@ 	if (ftruncate(d->fd, start))\n		return err_sys @@ 	if (0)\n		return err_sys
-src/dev.c @@ 	if (msync((char *)d->area + page, 4096, MS_SYNC)) @@ 	if (0)
+src/backend_file.c @@ 	if (ftruncate(d->fd, start))\n		return err_sys @@ 	if (0)\n		return err_sys
+src/backend_file.c @@ 	if (msync((char *)d->area + page, 4096, MS_SYNC)) @@ 	if (0)
 src/sync.c @@ 	uint64_t late = wait_bytes(s, mine | hint | BIT(e), lock_bound_ms()); @@ 	uint64_t late = 0;
 src/attach.c @@ 	if ((me != 0 && me != o->uid) || o->mode == s->hdr.mode)\n		return; @@ 	return;
 src/sync.c @@ 	hold_epoch(s, RT_EPOCH(ge));\n	s->seen_gen = RT_GEN(ge); @@ 	s->seen_gen = RT_GEN(ge);

@@ -22,7 +22,7 @@ builddir=${builddir:-.}
 cc=${FUZZ_CC:-clang}
 total=${FUZZ_SECONDS:-60}
 out=${FUZZ_BUILD:-$builddir/build-fuzz}
-pkgs="libpmem2 libdaxctl libndctl"
+pkgs="libpmem2 libdaxctl"
 
 command -v "$cc" >/dev/null || { echo "fuzz: $cc not found (apt-get install clang)" >&2; exit 1; }
 mkdir -p "$out/artifacts"
@@ -34,8 +34,8 @@ CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer
 	-include $builddir/config.h -I$srcdir/include -I$srcdir/src
 	-I$srcdir/tests/fuzz $(pkg-config --cflags $pkgs)"
 LIBS="$(pkg-config --libs $pkgs) -lpthread"
-LIB_SRCS="errmsg header dev pool reservation lock sync daxdev format attach
-	brk chmod info"
+LIB_SRCS="errmsg header dev backend_file backend_devdax pool reservation lock
+	sync daxdev format owner attach brk chmod info"
 all_srcs=""
 for s in $LIB_SRCS; do all_srcs="$all_srcs $srcdir/src/$s.c"; done
 

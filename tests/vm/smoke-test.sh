@@ -30,12 +30,11 @@ done
 mkdir -p "$CACHE"
 CACHE=$(cd "$CACHE" && pwd)
 
-# The probe needs a compiler and libpmem2's headers. libndctl/libdaxctl
-# headers are not used by the probe but by the library's own pmem tests.
+# The probe needs a compiler and libpmem2's headers. libdaxctl's headers
+# are not used by the probe but by the library itself.
 need=()
 command -v cc >/dev/null || need+=(gcc)
 [[ -f /usr/include/libpmem2.h ]] || need+=(libpmem2-dev)
-[[ -f /usr/include/ndctl/libndctl.h ]] || need+=(libndctl-dev)
 [[ -f /usr/include/daxctl/libdaxctl.h ]] || need+=(libdaxctl-dev)
 if [[ ${#need[@]} -gt 0 ]]; then
 	if [[ $(id -u) != 0 ]]; then
