@@ -10,13 +10,16 @@
  *  - a pheap published but not yet committed (two names, its creator's
  *    witness lock) is absent to pattach, and present once the witness goes;
  *  - the debris of a killed creator is removed by its owner's next
- *    creation, and another user's is left alone (as root).
+ *    creation, and another user's is left alone (as root);
+ *  - what counts toward the 16 (as root): files named like pheaps that the
+ *    creator cannot read count, readable junk, FIFOs and directories do not.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -302,6 +305,58 @@ test_others_debris(void)
 	CU_ASSERT_EQUAL(access(path, F_OK), -1);
 }
 
+/* 16 files named like pheaps, of the given mode (0: a FIFO, 1: a dir) */
+static int
+plant(void *arg)
+{
+	int mode = (int)(intptr_t)arg;
+	char pn[64], path[4200];
+
+	for (int i = 0; i < PHEAP_COUNT_LIMIT; i++) {
+		/* the names a pheap would have: 32 hex digits and .pheap */
+		snprintf(pn, sizeof(pn), "%08x%024x.pheap", (unsigned)mode + 1,
+			(unsigned)i + 1);
+		snprintf(path, sizeof(path), "%s/%s", getenv("PHEAP_POOL"), pn);
+		int ret = mode == 0 ? mkfifo(path, 0644) : mode == 1 ?
+			mkdir(path, 0755) : close(open(path, O_WRONLY | O_CREAT |
+			O_EXCL, mode));
+		if (ret)
+			return 1;
+	}
+	return 0;
+}
+
+static int
+create_as_bob(void *id)
+{
+	if (setgroups(0, NULL) || setresgid(1002, 1002, 1002) ||
+			setresuid(1002, 1002, 1002))
+		return 10;
+	int ret = create_id(id);
+	return ret == 0 ? 0 : ret == -ENOSPC ? 2 : 3;
+}
+
+static void
+test_what_counts(void)
+{
+	if (geteuid() != 0) {
+		fprintf(stderr, "(needs root; skipped) ");
+		return;
+	}
+	tu_pool();
+	/* junk bob can read, FIFOs, directories: nothing */
+	CU_ASSERT_EQUAL(tu_child_as_nobody(plant, (void *)(intptr_t)0644), 0);
+	CU_ASSERT_EQUAL(tu_child_as_nobody(plant, (void *)(intptr_t)0), 0);
+	CU_ASSERT_EQUAL(tu_child_as_nobody(plant, (void *)(intptr_t)1), 0);
+	CU_ASSERT_EQUAL(tu_child(create_as_bob, "bobs-first"), 0);
+	/* files bob cannot read may be pheaps of others: they count */
+	tu_pool();
+	CU_ASSERT_EQUAL(tu_child_as_nobody(plant, (void *)(intptr_t)0600), 0);
+	CU_ASSERT_EQUAL(tu_child(create_as_bob, "bobs-second"), 2);
+	/* root reads them: junk to root */
+	CU_ASSERT_EQUAL(create_id("roots"), 0);
+}
+
 int
 main(void)
 {
@@ -312,6 +367,7 @@ main(void)
 		{ "racing for one id across pool orders", test_race_across_orders },
 		{ "a pheap not yet committed is absent", test_uncommitted_is_absent },
 		{ "another user's debris", test_others_debris },
+		{ "what counts toward the 16", test_what_counts },
 		{ NULL, NULL }
 	};
 
