@@ -98,6 +98,18 @@ static char pool_dir[PATH_MAX];
 static char heap_id[64];
 static uintptr_t heap_base;
 
+/* removes the pheap, the baseline file and the segment; async-signal-safe */
+static void
+remove_files(void)
+{
+	if (pheap_path[0])
+		unlink(pheap_path);
+	if (base_path[0])
+		unlink(base_path);
+	if (shm_id >= 0)
+		shmctl(shm_id, IPC_RMID, NULL);
+}
+
 static void
 cleanup(void)
 {
@@ -107,14 +119,9 @@ cleanup(void)
 		attached = 0;
 		(void)pdetach();
 	}
-	if (pheap_path[0])
-		unlink(pheap_path);
+	remove_files();
 	pheap_path[0] = '\0';
-	if (base_path[0])
-		unlink(base_path);
 	base_path[0] = '\0';
-	if (shm_id >= 0)
-		shmctl(shm_id, IPC_RMID, NULL);
 	shm_id = -1;
 }
 
@@ -128,14 +135,8 @@ on_signal(int sig)
 		/* nothing to do */
 	}
 	/* async-signal-safe part only: files and the segment, no pdetach */
-	if (!in_child && getpid() == main_pid) {
-		if (pheap_path[0])
-			unlink(pheap_path);
-		if (base_path[0])
-			unlink(base_path);
-		if (shm_id >= 0)
-			shmctl(shm_id, IPC_RMID, NULL);
-	}
+	if (!in_child && getpid() == main_pid)
+		remove_files();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
@@ -220,6 +221,25 @@ xcalloc(size_t n, size_t sz)
 
 	if (!p)
 		die("out of memory");
+	return p;
+}
+
+/* n samples, zeroed: one per repetition, say */
+static double *
+samples_alloc(int n)
+{
+	return xcalloc((size_t)n, sizeof(double));
+}
+
+/* zeroed memory that forked processes share with the bench */
+static void *
+shared_alloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		SYS_FAIL("mmap results");
 	return p;
 }
 
@@ -341,6 +361,15 @@ wait_ok(pid_t pid, const char *who)
 			WEXITSTATUS(status));
 }
 
+/* first thing in a forked process: die() exits it alone, and a watchdog
+ * ends it should a pbrk hang or the bench die */
+static void
+child_start(void)
+{
+	in_child = 1;
+	alarm(o.quick ? 60 : 900);
+}
+
 /* ---- the pheap ---- */
 
 static void
@@ -376,14 +405,34 @@ heap_set(uint64_t len)
 			len, (unsigned long)r);
 }
 
+/* the break */
+static long
+brk_query(void)
+{
+	long q = pbrk(0);
+
+	if (q < 0)
+		API_FAIL("pbrk(query)", q);
+	return q;
+}
+
 static uint64_t
 heap_len(void)
 {
-	long r = pbrk(0);
+	return (uint64_t)brk_query() - heap_base;
+}
+
+/* a pbrk grow of 2 MiB above the break q, then the shrink back to q */
+static void
+brk_pair(long q)
+{
+	long r = pbrk((unsigned long)q + STEP);
 
 	if (r < 0)
-		API_FAIL("pbrk(query)", r);
-	return (uint64_t)r - heap_base;
+		API_FAIL("pbrk(grow)", r);
+	r = pbrk((unsigned long)q);
+	if (r < 0)
+		API_FAIL("pbrk(shrink)", r);
 }
 
 /* ---- results ---- */
@@ -626,9 +675,50 @@ machine_probe(void)
 	read_loadavg(m.load0, sizeof(m.load0));
 }
 
-/* ---- figure 1: attach cost ---- */
+/* ---- the bench's files in the pool ---- */
 
 static int base_fd = -1;
+
+/* creates <pool>/pheap-bench-<pid>-<what>.dat, named in path; its descriptor */
+static int
+pool_file_create(char *path, size_t len, const char *what)
+{
+	int fd;
+
+	if (snprintf(path, len, "%s/pheap-bench-%d-%s.dat", pool_dir,
+			(int)main_pid, what) >= (int)len) {
+		path[0] = '\0';
+		die("pool path too long");
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		die("creating %s: %s", path, strerror(errno));
+	return fd;
+}
+
+/* a scratch file in the pool, 2 MiB long, already unlinked */
+static int
+scratch_open(void)
+{
+	char path[PATH_MAX];
+	int fd = pool_file_create(path, sizeof(path), "scratch");
+
+	unlink(path);	/* the descriptor keeps it while we need it */
+	if (ftruncate(fd, (off_t)STEP))
+		SYS_FAIL("ftruncate scratch file");
+	return fd;
+}
+
+/* a new descriptor of the baseline file */
+static int
+base_open(void)
+{
+	int fd = open(base_path, O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		SYS_FAIL("open baseline file");
+	return fd;
+}
 
 static void
 make_base_file(uint64_t size)
@@ -636,14 +726,7 @@ make_base_file(uint64_t size)
 	void *p;
 	int err;
 
-	if (snprintf(base_path, sizeof(base_path), "%s/pheap-bench-%d-baseline.dat",
-			pool_dir, (int)main_pid) >= (int)sizeof(base_path)) {
-		base_path[0] = '\0';
-		die("pool path too long");
-	}
-	base_fd = open(base_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (base_fd < 0)
-		die("creating %s: %s", base_path, strerror(errno));
+	base_fd = pool_file_create(base_path, sizeof(base_path), "baseline");
 	err = posix_fallocate(base_fd, 0, (off_t)size);
 	if (err)
 		die("posix_fallocate %s: %s", base_path, strerror(err));
@@ -656,6 +739,8 @@ make_base_file(uint64_t size)
 		SYS_FAIL("msync baseline file");
 	munmap(p, size);
 }
+
+/* ---- figure 1: attach cost ---- */
 
 static int
 shm_setup(uint64_t size, key_t *keyp)
@@ -691,13 +776,13 @@ fig1(void)
 {
 	uint64_t S = o.size;
 	int R = o.reps;
-	double *heap_t = xcalloc((size_t)R, sizeof(double));
-	double *att_t = xcalloc((size_t)R, sizeof(double));
-	double *det_t = xcalloc((size_t)R, sizeof(double));
-	double *mm_t = xcalloc((size_t)R, sizeof(double));
-	double *open_t = xcalloc((size_t)R, sizeof(double));
-	double *unmap_t = xcalloc((size_t)R, sizeof(double));
-	double *shm_t = xcalloc((size_t)R, sizeof(double));
+	double *heap_t = samples_alloc(R);
+	double *att_t = samples_alloc(R);
+	double *det_t = samples_alloc(R);
+	double *mm_t = samples_alloc(R);
+	double *open_t = samples_alloc(R);
+	double *unmap_t = samples_alloc(R);
+	double *shm_t = samples_alloc(R);
 	key_t key = 0;
 	int have_shm;
 	char hs[32];
@@ -729,9 +814,7 @@ fig1(void)
 		det_t[i] = (double)(t2 - t1);
 
 		t0 = now_ns();
-		fd = open(base_path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			SYS_FAIL("open baseline file");
+		fd = base_open();
 		p = mmap(NULL, S, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			fd, 0);
 		if (p == MAP_FAILED)
@@ -787,8 +870,8 @@ static void
 fig1_fixed(void)
 {
 	int R = o.reps;
-	double *v = xcalloc((size_t)R, sizeof(double));
-	double *b = xcalloc((size_t)R, sizeof(double));
+	double *v = samples_alloc(R);
+	double *b = samples_alloc(R);
 	struct row *r;
 
 	for (int i = 0; i < R; i++) {
@@ -800,9 +883,7 @@ fig1_fixed(void)
 		heap_detach();
 		v[i] = (double)(now_ns() - t0);
 		t0 = now_ns();
-		fd = open(base_path, O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			SYS_FAIL("open baseline file");
+		fd = base_open();
 		p = mmap(NULL, STEP, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
 			fd, 0);
 		if (p == MAP_FAILED)
@@ -828,20 +909,11 @@ fig1_fixed(void)
 static double
 grow_floor_file(uint64_t S)
 {
-	char path[PATH_MAX];
 	uint64_t steps = S / STEP, t0, t1;
 	char **maps = xcalloc((size_t)(S / STEP), sizeof(*maps));
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/pheap-bench-%d-scratch.dat",
-			pool_dir, (int)main_pid) >= (int)sizeof(path))
-		die("pool path too long");
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die("creating %s: %s", path, strerror(errno));
-	unlink(path);	/* the descriptor keeps it while we need it */
-	if (ftruncate(fd, (off_t)STEP))
-		SYS_FAIL("ftruncate scratch file");
+	fd = scratch_open();
 	t0 = now_ns();
 	for (uint64_t k = 0; k < steps; k++) {
 		off_t end = (off_t)(STEP + k * STEP);
@@ -896,21 +968,12 @@ grow_floor_anon(uint64_t S)
 static double
 grow_durability(int n)
 {
-	char path[PATH_MAX];
-	double *v = xcalloc((size_t)n, sizeof(double));
+	double *v = samples_alloc(n);
 	char hdr[512], *area;
 	double med;
 	int fd;
 
-	if (snprintf(path, sizeof(path), "%s/pheap-bench-%d-scratch.dat",
-			pool_dir, (int)main_pid) >= (int)sizeof(path))
-		die("pool path too long");
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die("creating %s: %s", path, strerror(errno));
-	unlink(path);
-	if (ftruncate(fd, (off_t)STEP))
-		SYS_FAIL("ftruncate scratch file");
+	fd = scratch_open();
 	area = mmap(NULL, STEP, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (area == MAP_FAILED)
 		SYS_FAIL("mmap scratch header area");
@@ -950,11 +1013,11 @@ fig2(void)
 {
 	uint64_t S = o.size, steps = S / STEP;
 	int R = o.reps;
-	double *gb = xcalloc((size_t)R, sizeof(double));
-	double *ms = xcalloc((size_t)R, sizeof(double));
-	double *fl = xcalloc((size_t)R, sizeof(double));
-	double *an = xcalloc((size_t)R, sizeof(double));
-	double *du = xcalloc((size_t)R, sizeof(double));
+	double *gb = samples_alloc(R);
+	double *ms = samples_alloc(R);
+	double *fl = samples_alloc(R);
+	double *an = samples_alloc(R);
+	double *du = samples_alloc(R);
 	char hs[32];
 	struct row *r;
 	char *p;
@@ -1021,8 +1084,8 @@ static void
 fig3(void)
 {
 	int R = o.reps;
-	double *hz = xcalloc((size_t)R, sizeof(double));
-	double *bz = xcalloc((size_t)R, sizeof(double));
+	double *hz = samples_alloc(R);
+	double *bz = samples_alloc(R);
 	uint64_t cur;
 	struct row *r;
 
@@ -1069,15 +1132,15 @@ fig4(void)
 	uint64_t S = o.size, G = S < 256 * MiB ? S : 256 * MiB;
 	uint64_t pages = S / SWEEP;
 	int R = o.reps;
-	double *hn = xcalloc((size_t)R, sizeof(double));
-	double *hf = xcalloc((size_t)R, sizeof(double));
-	double *bn = xcalloc((size_t)R, sizeof(double));
-	double *bf = xcalloc((size_t)R, sizeof(double));
-	double *wf = xcalloc((size_t)R, sizeof(double));
-	double *af = xcalloc((size_t)R, sizeof(double));
-	double *bwf = xcalloc((size_t)R, sizeof(double));
-	double *an = xcalloc((size_t)R, sizeof(double));
-	double *dn = xcalloc((size_t)R, sizeof(double));
+	double *hn = samples_alloc(R);
+	double *hf = samples_alloc(R);
+	double *bn = samples_alloc(R);
+	double *bf = samples_alloc(R);
+	double *wf = samples_alloc(R);
+	double *af = samples_alloc(R);
+	double *bwf = samples_alloc(R);
+	double *an = samples_alloc(R);
+	double *dn = samples_alloc(R);
 	char hs[32], gs[32];
 	struct row *r;
 
@@ -1125,10 +1188,8 @@ fig4(void)
 		heap_detach();
 
 		/* baseline: plain mmap of a file, no populate */
-		int fd = open(base_path, O_RDWR | O_CLOEXEC);
+		int fd = base_open();
 
-		if (fd < 0)
-			SYS_FAIL("open baseline file");
 		p = mmap(NULL, S, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 		if (p == MAP_FAILED)
 			SYS_FAIL("mmap baseline file");
@@ -1246,8 +1307,7 @@ touch_child(int rfd, int wfd, struct touch_res *res)
 	char ack = 'k';
 	int ret;
 
-	in_child = 1;
-	alarm(o.quick ? 60 : 900);	/* watchdog: a hung pbrk must not hang us */
+	child_start();
 	/* attached by inheritance: the library gave us our own sync thread */
 	ret = pheap_info(&info);
 	if (ret)
@@ -1295,10 +1355,7 @@ fig5(void)
 	progress("figure 5: process B's first touch of memory A grew (%d samples)", N);
 	if (N > 4096)
 		N = 4096;
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (res == MAP_FAILED)
-		SYS_FAIL("mmap results");
+	res = shared_alloc(sizeof(*res));
 	memset(res, 0, sizeof(*res));
 	heap_attach();
 	cur = heap_len();
@@ -1394,8 +1451,7 @@ conc_child(int idx, int ready_fd, int go_fd, struct conc_res *res, double dur)
 	char c = 'r';
 	int ret;
 
-	in_child = 1;
-	alarm(o.quick ? 60 : 900);	/* watchdog: a hung pbrk must not hang us */
+	child_start();
 	ret = pattach(heap_id, strlen(heap_id), PHEAP_ATTACH);
 	if (ret)
 		API_FAIL("pattach in a concurrent process", ret);
@@ -1406,16 +1462,7 @@ conc_child(int idx, int ready_fd, int go_fd, struct conc_res *res, double dur)
 	uint64_t t0 = now_ns(), t, n = 0, d = (uint64_t)(dur * 1e9);
 
 	do {
-		long q = pbrk(0), r;
-
-		if (q < 0)
-			API_FAIL("pbrk(query)", q);
-		r = pbrk((unsigned long)q + STEP);
-		if (r < 0)
-			API_FAIL("pbrk(grow)", r);
-		r = pbrk((unsigned long)q);
-		if (r < 0)
-			API_FAIL("pbrk(shrink)", r);
+		brk_pair(brk_query());
 		n++;
 		t = now_ns();
 	} while (t - t0 < d);
@@ -1470,15 +1517,12 @@ static void
 fig6(void)
 {
 	int R = o.reps;
-	double *v = xcalloc((size_t)R, sizeof(double));
+	double *v = samples_alloc(R);
 	double hz[NPROCS];
 	struct conc_res *res;
 
 	progress("figure 6: 1-16 processes doing pbrk grow+shrink on one pheap");
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (res == MAP_FAILED)
-		SYS_FAIL("mmap results");
+	res = shared_alloc(sizeof(*res));
 	for (int k = 0; k < NPROCS; k++) {
 		for (int i = 0; i < R; i++)
 			v[i] = conc_run(nprocs_list[k], res);
@@ -1544,8 +1588,8 @@ fig7(void)
 {
 	uint64_t want = o.rand_size, Rsz = want, cur;
 	int R = o.reps;
-	double *hv = xcalloc((size_t)R, sizeof(double));
-	double *bv = xcalloc((size_t)R, sizeof(double));
+	double *hv = samples_alloc(R);
+	double *bv = samples_alloc(R);
 	char hs[32], ws[32], fs[32], ms[32];
 	struct row *r;
 
@@ -1718,16 +1762,10 @@ f8_op(struct f8_shared *sh, int op)
 static void
 f8_one(int op, long q)
 {
-	long r;
 	pid_t pid;
 
 	if (op == 0) {
-		r = pbrk((unsigned long)q + STEP);
-		if (r < 0)
-			API_FAIL("pbrk(grow)", r);
-		r = pbrk((unsigned long)q);
-		if (r < 0)
-			API_FAIL("pbrk(shrink)", r);
+		brk_pair(q);
 		return;
 	}
 	pid = fork();	/* a child that exits at once */
@@ -1742,10 +1780,8 @@ f8_one(int op, long q)
 static void
 f8_sample(struct f8_shared *sh, int count, int op)
 {
-	long q = pbrk(0);
+	long q = brk_query();
 
-	if (q < 0)
-		API_FAIL("pbrk(query)", q);
 	for (int i = 0; i < count && !__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE); i++) {
 		uint64_t t0;
 
@@ -1763,10 +1799,8 @@ static void
 f8_floor(void)
 {
 	uintptr_t base = (uintptr_t)pheap_base();
-	long q = pbrk(0), r;
+	long q = brk_query(), r;
 
-	if (q < 0)
-		API_FAIL("pbrk(query)", q);
 	if ((uintptr_t)q - base >= STEP)
 		return;
 	r = pbrk(base + STEP);
@@ -1782,8 +1816,7 @@ f8_child(enum f8_role role, int nthr, const int fds[3], struct f8_shared *sh,
 	struct f8_thr t[F8_THREADS_MAX];
 	char c = 'r';
 
-	in_child = 1;
-	alarm(o.quick ? 60 : 900);	/* watchdog, should the bench die */
+	child_start();
 	memset(t, 0, sizeof(t));
 	heap_attach();
 	f8_floor();
@@ -2031,10 +2064,7 @@ fig8(void)
 		"ppersist (%d samples each, %d s cap)", count, F8_CAP_S);
 	/* the watchdog: every configuration may use all its caps */
 	alarm((unsigned)(3 * F8_NCONF * (3 * F8_CAP_S + F8_BUDGET_S) + 60));
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
-		SYS_FAIL("mmap results");
+	sh = shared_alloc(sizeof(*sh));
 	for (int c = 0; c < 3; c++)
 		for (int k = 0; k < F8_NCONF; k++) {
 			rc[c][k] = f8_run(f8_threads[k], c, sh, count);
