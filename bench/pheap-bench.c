@@ -33,70 +33,40 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <limits.h>
 #include <math.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
-#include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "pheap.h"
+#include "harness.h"
 
-#ifndef MADV_POPULATE_READ
-#define MADV_POPULATE_READ 22
-#endif
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23
-#endif
-
-#define KiB ((uint64_t)1 << 10)
-#define MiB ((uint64_t)1 << 20)
-#define GiB ((uint64_t)1 << 30)
-#define STEP PHEAP_PAGE_SIZE		/* break granularity: 2 MiB */
-#define SWEEP 4096ULL			/* one byte per 4 KiB page */
-#define MAX_ROWS 96
 #define NPROCS 5
 
 static const int nprocs_list[NPROCS] = { 1, 2, 4, 8, 16 };
 
-/* ---- options ---- */
-
-static struct opts {
-	int quick, json, reps;
-	uint64_t size;		/* figures 1-4 */
-	uint64_t rand_size;	/* figure 7 */
-	uint64_t nreads;	/* figure 7 */
-	int lat_samples;	/* figure 5, per kind */
-	int samples8;		/* figure 8, pbrk pairs per repetition */
-	double dur3, dur6;	/* seconds per repetition */
-	unsigned only;		/* bit i: run figure i; 0 = all */
-} o;
+struct opts o;
 
 /* ---- state the cleanup needs (also from a signal handler) ---- */
 
-static pid_t main_pid;
-static int in_child;
-static volatile sig_atomic_t attached;
+pid_t main_pid;
+int in_child;
+volatile sig_atomic_t attached;
 static char pheap_path[PATH_MAX];
-static char base_path[PATH_MAX];
-static int shm_id = -1;
+char base_path[PATH_MAX];
+int shm_id = -1;
 
-static char pool_dir[PATH_MAX];
-static char heap_id[64];
-static uintptr_t heap_base;
+char pool_dir[PATH_MAX];
+char heap_id[64];
+uintptr_t heap_base;
+
 
 /* removes the pheap, the baseline file and the segment; async-signal-safe */
 static void
@@ -141,9 +111,7 @@ on_signal(int sig)
 	raise(sig);
 }
 
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void
+void
 die(const char *fmt, ...)
 {
 	va_list ap;
@@ -164,131 +132,7 @@ die(const char *fmt, ...)
 	die("%s: %s (%s)", call, pheap_errormsg(), strerror((int)-(ret)))
 #define SYS_FAIL(what) die("%s: %s", what, strerror(errno))
 
-/* ---- small helpers ---- */
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
-static long
-minflt_thread(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_THREAD, &ru);
-	return ru.ru_minflt;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* the p-th percentile, nearest rank; v is sorted in place */
-static double
-percentile(double *v, int n, double p)
-{
-	int k;
-
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	k = (int)(p / 100.0 * n + 0.999999) - 1;
-	if (k < 0)
-		k = 0;
-	if (k >= n)
-		k = n - 1;
-	return v[k];
-}
-
-static void *
-xcalloc(size_t n, size_t sz)
-{
-	void *p = calloc(n, sz);
-
-	if (!p)
-		die("out of memory");
-	return p;
-}
-
-/* n samples, zeroed: one per repetition, say */
-static double *
-samples_alloc(int n)
-{
-	return xcalloc((size_t)n, sizeof(double));
-}
-
-/* zeroed memory that forked processes share with the bench */
-static void *
-shared_alloc(size_t len)
-{
-	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-		MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
-		SYS_FAIL("mmap results");
-	return p;
-}
-
-/* 1 GiB, 8 MiB, 3 KiB... for labels */
-static const char *
-human(uint64_t b, char *buf, size_t len)
-{
-	if (b >= GiB && b % GiB == 0)
-		snprintf(buf, len, "%" PRIu64 " GiB", b / GiB);
-	else if (b >= MiB && b % MiB == 0)
-		snprintf(buf, len, "%" PRIu64 " MiB", b / MiB);
-	else if (b >= KiB && b % KiB == 0)
-		snprintf(buf, len, "%" PRIu64 " KiB", b / KiB);
-	else
-		snprintf(buf, len, "%" PRIu64 " B", b);
-	return buf;
-}
-
-static void
-progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("pheap-bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static void
-populate(void *p, uint64_t len, int write)
-{
-	if (madvise(p, len, write ? MADV_POPULATE_WRITE : MADV_POPULATE_READ)) {
-		if (errno != EINVAL)
-			SYS_FAIL("madvise(MADV_POPULATE)");
-		for (uint64_t off = 0; off < len; off += SWEEP) {
-			if (write)
-				((volatile char *)p)[off] = ((volatile char *)p)[off];
-			else
-				(void)((volatile char *)p)[off];
-		}
-	}
-}
-
-static volatile uint64_t sink;
+/* ---- figure 4's sweeps ---- */
 
 static void
 sweep_read(const char *p, uint64_t len)
@@ -307,377 +151,9 @@ sweep_write(char *p, uint64_t len)
 		((volatile char *)p)[off] = 1;
 }
 
-static void
-write_all(int fd, const void *buf, size_t len)
-{
-	const char *b = buf;
-
-	while (len) {
-		ssize_t n = write(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			SYS_FAIL("write to pipe");
-		b += n;
-		len -= (size_t)n;
-	}
-}
-
-/* 1 if len bytes were read, 0 at end of file */
-static int
-read_all(int fd, void *buf, size_t len)
-{
-	char *b = buf;
-
-	while (len) {
-		ssize_t n = read(fd, b, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			SYS_FAIL("read from pipe");
-		if (n == 0)
-			return 0;
-		b += n;
-		len -= (size_t)n;
-	}
-	return 1;
-}
-
-static void
-wait_ok(pid_t pid, const char *who)
-{
-	int status;
-
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			SYS_FAIL("waitpid");
-	if (WIFSIGNALED(status))
-		die("%s (pid %d) was killed by signal %d (%s)", who, (int)pid,
-			WTERMSIG(status), strsignal(WTERMSIG(status)));
-	if (WEXITSTATUS(status))
-		die("%s (pid %d) failed with exit status %d", who, (int)pid,
-			WEXITSTATUS(status));
-}
-
-/* first thing in a forked process: die() exits it alone, and a watchdog
- * ends it should a pbrk hang or the bench die */
-static void
-child_start(void)
-{
-	in_child = 1;
-	alarm(o.quick ? 60 : 900);
-}
-
-/* ---- the pheap ---- */
-
-static void
-heap_attach(void)
-{
-	int ret = pattach(heap_id, strlen(heap_id), PHEAP_ATTACH);
-
-	if (ret)
-		API_FAIL("pattach(PHEAP_ATTACH)", ret);
-	attached = 1;
-}
-
-static void
-heap_detach(void)
-{
-	int ret = pdetach();
-
-	attached = 0;
-	if (ret)
-		API_FAIL("pdetach", ret);
-}
-
-/* sets the break to base + len */
-static void
-heap_set(uint64_t len)
-{
-	long r = pbrk(heap_base + len);
-
-	if (r < 0)
-		API_FAIL("pbrk", r);
-	if ((uint64_t)r != heap_base + len)
-		die("pbrk(%#" PRIxPTR " + %#" PRIx64 ") returned %#lx", heap_base,
-			len, (unsigned long)r);
-}
-
-/* the break */
-static long
-brk_query(void)
-{
-	long q = pbrk(0);
-
-	if (q < 0)
-		API_FAIL("pbrk(query)", q);
-	return q;
-}
-
-static uint64_t
-heap_len(void)
-{
-	return (uint64_t)brk_query() - heap_base;
-}
-
-/* a pbrk grow of 2 MiB above the break q, then the shrink back to q */
-static void
-brk_pair(long q)
-{
-	long r = pbrk((unsigned long)q + STEP);
-
-	if (r < 0)
-		API_FAIL("pbrk(grow)", r);
-	r = pbrk((unsigned long)q);
-	if (r < 0)
-		API_FAIL("pbrk(shrink)", r);
-}
-
-/* ---- results ---- */
-
-enum goal_kind { G_NONE, G_RATIO_LE, G_RATIO_GE, G_VALUE_LE };
-
-struct row {
-	char fig[8];
-	char name[112];
-	char unit[12];
-	double value;
-	int has_base;
-	double base;
-	char base_name[64];
-	enum goal_kind goal;
-	double goal_x;
-	char goal_text[48];
-	int prec;		/* decimals in the table */
-	int lower;		/* the value is a lower bound (a cut) */
-};
-
-static struct row rows[MAX_ROWS];
-static int nrows;
-static char notes[24][320];
-static int nnotes;
-
-static struct row *
-add_row(const char *fig, const char *unit, int prec, double value,
-	const char *name_fmt, ...) __attribute__((format(printf, 5, 6)));
-
-static struct row *
-add_row(const char *fig, const char *unit, int prec, double value,
-	const char *name_fmt, ...)
-{
-	struct row *r;
-	va_list ap;
-
-	if (nrows == MAX_ROWS)
-		die("too many rows");
-	r = &rows[nrows++];
-	memset(r, 0, sizeof(*r));
-	snprintf(r->fig, sizeof(r->fig), "%s", fig);
-	snprintf(r->unit, sizeof(r->unit), "%s", unit);
-	r->prec = prec;
-	r->value = value;
-	va_start(ap, name_fmt);
-	vsnprintf(r->name, sizeof(r->name), name_fmt, ap);
-	va_end(ap);
-	return r;
-}
-
-static void
-set_base(struct row *r, double base, const char *name)
-{
-	r->has_base = 1;
-	r->base = base;
-	snprintf(r->base_name, sizeof(r->base_name), "%s", name);
-}
-
-static void
-set_goal(struct row *r, enum goal_kind g, double x, const char *text)
-{
-	r->goal = g;
-	r->goal_x = x;
-	snprintf(r->goal_text, sizeof(r->goal_text), "%s", text);
-}
-
-static void
-add_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-add_note(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (nnotes == (int)(sizeof(notes) / sizeof(notes[0])))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(notes[nnotes++], sizeof(notes[0]), fmt, ap);
-	va_end(ap);
-}
-
-static double
-ratio_of(const struct row *r)
-{
-	return r->has_base && r->base != 0 ? r->value / r->base : 0;
-}
-
-/* 1 met, 0 missed, -1 no goal or not computable */
-static int
-goal_met(const struct row *r)
-{
-	switch (r->goal) {
-	case G_RATIO_LE:
-		return r->has_base && r->base > 0 ? ratio_of(r) <= r->goal_x : -1;
-	case G_RATIO_GE:
-		return r->has_base && r->base > 0 ? ratio_of(r) >= r->goal_x : -1;
-	case G_VALUE_LE:
-		return r->value <= r->goal_x;
-	default:
-		return -1;
-	}
-}
-
-/* ---- the machine ---- */
-
-static struct machine {
-	char cpu[128];
-	int ncpu;
-	double mem_gib;
-	char kernel[256];
-	char fstype[32];
-	char mnt_opts[256];
-	char mnt_point[PATH_MAX];
-	int backend;
-	char date[64];
-	char load0[64], load1[64];	/* /proc/loadavg at start and end */
-} m;
-
-static const char *
-backend_name(int b)
-{
-	switch (b) {
-	case PHEAP_BACKEND_FILE: return "FILE";
-	case PHEAP_BACKEND_FSDAX: return "FSDAX";
-	case PHEAP_BACKEND_DEVDAX: return "DEVDAX";
-	default: return "unknown";
-	}
-}
-
-static const char *
-granularity(int b)
-{
-	return b == PHEAP_BACKEND_FSDAX || b == PHEAP_BACKEND_DEVDAX ?
-		"cache line (CPU flush + fence)" : "page (msync/fsync)";
-}
-
-static uint64_t
-meminfo_kib(const char *key)
-{
-	FILE *f = fopen("/proc/meminfo", "r");
-	char line[256];
-	size_t kl = strlen(key);
-	uint64_t v = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
-			v = strtoull(line + kl + 1, NULL, 10);
-			break;
-		}
-	fclose(f);
-	return v;
-}
-
-static void
-fs_of(const char *dir)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "r");
-	char line[4096];
-	size_t best = 0;
-
-	snprintf(m.fstype, sizeof(m.fstype), "?");
-	if (!f)
-		return;
-	/* id parent maj:min root mountpoint options ... - fstype source superopts */
-	while (fgets(line, sizeof(line), f)) {
-		char mp[PATH_MAX], opts[256], fst[32], src[256], sopts[512] = "";
-		char *dash = strstr(line, " - ");
-		size_t l;
-
-		if (!dash || sscanf(line, "%*s %*s %*s %*s %4095s %255s", mp, opts) != 2)
-			continue;
-		if (sscanf(dash + 3, "%31s %255s %511s", fst, src, sopts) < 2)
-			continue;
-		l = strlen(mp);
-		if (strncmp(dir, mp, l) != 0 || (dir[l] != '/' && dir[l] != '\0' &&
-				strcmp(mp, "/") != 0))
-			continue;
-		if (l < best)
-			continue;
-		best = l;
-		snprintf(m.mnt_point, sizeof(m.mnt_point), "%s", mp);
-		snprintf(m.fstype, sizeof(m.fstype), "%s", fst);
-		if (snprintf(m.mnt_opts, sizeof(m.mnt_opts), "%s,%s", opts,
-				sopts) >= (int)sizeof(m.mnt_opts))
-			strcpy(m.mnt_opts + sizeof(m.mnt_opts) - 4, "...");
-	}
-	fclose(f);
-}
-
-static void
-read_loadavg(char *buf, size_t len)
-{
-	FILE *f = fopen("/proc/loadavg", "r");
-	double a = 0, b = 0, c = 0;
-
-	snprintf(buf, len, "?");
-	if (!f)
-		return;
-	if (fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
-		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
-	fclose(f);
-}
-
-static void
-machine_probe(void)
-{
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	char line[512];
-	struct utsname u;
-	time_t t = time(NULL);
-
-	snprintf(m.cpu, sizeof(m.cpu), "unknown");
-	if (f) {
-		while (fgets(line, sizeof(line), f))
-			if (strncmp(line, "model name", 10) == 0) {
-				char *c = strchr(line, ':');
-
-				if (c) {
-					c++;
-					while (*c == ' ' || *c == '\t')
-						c++;
-					c[strcspn(c, "\n")] = '\0';
-					snprintf(m.cpu, sizeof(m.cpu), "%s", c);
-				}
-				break;
-			}
-		fclose(f);
-	}
-	m.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	m.mem_gib = (double)meminfo_kib("MemTotal") / (1024.0 * 1024.0);
-	if (uname(&u) == 0)
-		if (snprintf(m.kernel, sizeof(m.kernel), "%s %s %s %s", u.sysname,
-				u.release, u.version, u.machine) >= (int)sizeof(m.kernel))
-			strcpy(m.kernel + sizeof(m.kernel) - 4, "...");
-	strftime(m.date, sizeof(m.date), "%Y-%m-%d %H:%M:%S %Z", localtime(&t));
-	fs_of(pool_dir);
-	read_loadavg(m.load0, sizeof(m.load0));
-}
-
 /* ---- the bench's files in the pool ---- */
 
-static int base_fd = -1;
+int base_fd = -1;
 
 /* creates <pool>/pheap-bench-<pid>-<what>.dat, named in path; its descriptor */
 static int
@@ -697,7 +173,7 @@ pool_file_create(char *path, size_t len, const char *what)
 }
 
 /* a scratch file in the pool, 2 MiB long, already unlinked */
-static int
+int
 scratch_open(void)
 {
 	char path[PATH_MAX];
@@ -710,7 +186,7 @@ scratch_open(void)
 }
 
 /* a new descriptor of the baseline file */
-static int
+int
 base_open(void)
 {
 	int fd = open(base_path, O_RDWR | O_CLOEXEC);
@@ -2087,216 +1563,6 @@ fig8(void)
 	f8_note("8b, pbrk in B attached by itself", st[2], rate[2], rc[2], count);
 }
 
-/* ---- output ---- */
-
-static void
-fmt_num(char *buf, size_t len, double v, int prec, const char *unit)
-{
-	snprintf(buf, len, "%.*f %s", prec, v, unit);
-}
-
-/* rows in figure order (stable: insertion order within a figure) */
-static void
-sort_rows(void)
-{
-	for (int i = 1; i < nrows; i++)
-		for (int j = i; j > 0 && strcmp(rows[j - 1].fig, rows[j].fig) > 0; j--) {
-			struct row t = rows[j];
-
-			rows[j] = rows[j - 1];
-			rows[j - 1] = t;
-		}
-}
-
-/* the value, baseline and ratio cells of a row; "> " marks a lower bound */
-static void
-row_cells(const struct row *r, char v[48], char b[48], char rt[16])
-{
-	const char *gt = r->lower ? "> " : "";
-	char num[40];
-
-	fmt_num(num, sizeof(num), r->value, r->prec, r->unit);
-	snprintf(v, 48, "%s%s", gt, isnan(r->value) ? "-" : num);
-	snprintf(b, 48, "-");
-	snprintf(rt, 16, "-");
-	if (!r->has_base)
-		return;
-	fmt_num(b, 48, r->base, r->prec, r->unit);
-	if (isnan(r->value) || isnan(r->base) || r->base == 0)
-		return;
-	if (ratio_of(r) >= 0.1 || ratio_of(r) == 0)
-		snprintf(rt, 16, "%s%.2fx", gt, ratio_of(r));
-	else
-		snprintf(rt, 16, "%s%.2gx", gt, ratio_of(r));
-}
-
-static void
-print_table(void)
-{
-	char v[48], b[48], rt[16];
-
-	printf("%-4s %-52s %16s %16s %8s  %s\n", "fig", "figure", "value",
-		"baseline", "ratio", "baseline is");
-	for (int i = 0; i < 108 + 20; i++)
-		putchar('-');
-	putchar('\n');
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-
-		row_cells(r, v, b, rt);
-		printf("%-4s %-52s %16s %16s %8s  %s\n", r->fig, r->name, v, b, rt,
-			r->has_base ? r->base_name : "");
-	}
-	int ngoals = 0;
-
-	for (int i = 0; i < nrows; i++)
-		ngoals += rows[i].goal != G_NONE;
-	if (ngoals)
-		printf("\ngoals:\n");
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-		int g = goal_met(r);
-
-		if (r->goal == G_NONE)
-			continue;
-		printf("  %-4s %-52s goal %-10s %s\n", r->fig, r->name, r->goal_text,
-			g < 0 ? "n/a" : g ? "met" : "MISSED");
-	}
-	if (nnotes) {
-		printf("\nnotes:\n");
-		for (int i = 0; i < nnotes; i++)
-			printf("  - %s\n", notes[i]);
-	}
-}
-
-static void
-json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
-}
-
-static void
-json_num(double v)
-{
-	if (v != v || v > 1e300 || v < -1e300)
-		printf("null");
-	else
-		printf("%.6g", v);
-}
-
-static void
-print_json(void)
-{
-	const char *name = m.cpu;
-	char trimmed[112];
-
-	printf("{\n  \"machine\": {\"cpu\": ");
-	json_str(name);
-	printf(", \"cpus\": %d, \"mem_gib\": %.1f, \"kernel\": ", m.ncpu, m.mem_gib);
-	json_str(m.kernel);
-	printf(", \"date\": ");
-	json_str(m.date);
-	printf(", \"loadavg_start\": ");
-	json_str(m.load0);
-	printf(", \"loadavg_end\": ");
-	json_str(m.load1);
-	printf("},\n  \"pool\": {\"dir\": ");
-	json_str(pool_dir);
-	printf(", \"fstype\": ");
-	json_str(m.fstype);
-	printf(", \"mount_options\": ");
-	json_str(m.mnt_opts);
-	printf(", \"backend\": ");
-	json_str(backend_name(m.backend));
-	printf(", \"dax\": %s, \"store_granularity\": ",
-		m.backend == PHEAP_BACKEND_FILE ? "false" : "true");
-	json_str(m.backend == PHEAP_BACKEND_FILE ? "page" : "cache line");
-	printf("},\n  \"config\": {\"quick\": %s, \"reps\": %d, \"size\": %" PRIu64
-		", \"random_size\": %" PRIu64 ", \"random_reads\": %" PRIu64
-		", \"latency_samples\": %d},\n", o.quick ? "true" : "false", o.reps,
-		o.size, o.rand_size, o.nreads, o.lat_samples);
-	printf("  \"results\": [\n");
-	for (int i = 0; i < nrows; i++) {
-		const struct row *r = &rows[i];
-		const char *nm = r->name;
-		int g = goal_met(r);
-
-		while (*nm == ' ')
-			nm++;
-		snprintf(trimmed, sizeof(trimmed), "%s", nm);
-		printf("    {\"fig\": ");
-		json_str(r->fig);
-		printf(", \"name\": ");
-		json_str(trimmed);
-		printf(", \"unit\": ");
-		json_str(r->unit);
-		printf(", \"value\": ");
-		json_num(r->value);
-		printf(", \"baseline\": ");
-		if (r->has_base)
-			json_num(r->base);
-		else
-			printf("null");
-		printf(", \"baseline_name\": ");
-		if (r->has_base)
-			json_str(r->base_name);
-		else
-			printf("null");
-		printf(", \"ratio\": ");
-		if (r->has_base && r->base != 0)
-			json_num(ratio_of(r));
-		else
-			printf("null");
-		if (r->lower)
-			printf(", \"lower_bound\": true");
-		if (r->goal != G_NONE) {
-			printf(", \"goal\": ");
-			json_str(r->goal_text);
-			printf(", \"goal_met\": %s", g < 0 ? "null" : g ? "true" : "false");
-		}
-		printf("}%s\n", i + 1 < nrows ? "," : "");
-	}
-	printf("  ],\n  \"notes\": [");
-	for (int i = 0; i < nnotes; i++) {
-		printf("%s\n    ", i ? "," : "");
-		json_str(notes[i]);
-	}
-	printf("%s]\n}\n", nnotes ? "\n  " : "");
-}
-
-static void
-print_header(void)
-{
-	char s1[32], s2[32];
-
-	printf("pheap-bench  %s%s\n", m.date, o.quick ? "  (--quick: tiny sizes, "
-		"1 repetition; numbers are not meaningful)" : "");
-	printf("cpu:      %s, %d online, %.1f GiB RAM\n", m.cpu, m.ncpu, m.mem_gib);
-	printf("kernel:   %s\n", m.kernel);
-	printf("load:     %s (1/5/15-min load average at start; the end is in "
-		"the notes)\n", m.load0);
-	printf("pool:     %s  (%s on %s: %s)\n", pool_dir, m.fstype, m.mnt_point,
-		m.mnt_opts);
-	printf("backend:  %s  DAX mapping: %s  store granularity: %s\n",
-		backend_name(m.backend), m.backend == PHEAP_BACKEND_FILE ? "no" : "yes",
-		granularity(m.backend));
-	printf("config:   size %s, random-read size %s, %d repetition%s (median), "
-		"%d latency samples\n\n", human(o.size, s1, sizeof(s1)),
-		human(o.rand_size, s2, sizeof(s2)), o.reps, o.reps == 1 ? "" : "s",
-		o.lat_samples);
-}
-
 /* ---- main ---- */
 
 static void
@@ -2501,10 +1767,6 @@ main(int argc, char **argv)
 	add_note("benchmark time %.1f s (after setup); load average at the end: %s "
 		"on %d CPUs", (double)(now_ns() - t0) / 1e9, m.load1, m.ncpu);
 
-	sort_rows();
-	if (o.json)
-		print_json();
-	else
-		print_table();
+	print_results();
 	return 0;
 }
