@@ -1,29 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * pheap-bench.c -- libpheap-pmem against the plain kernel primitives it is
- * built from, measured in one run on one backing (the pool directory).
- *
- * Every figure is the median of several repetitions and is printed next to
- * a baseline measured in the same run, on the same file system where that
- * makes sense; ratio = value / baseline, in the row's unit.
- *
- *   1  pattach+pdetach of an existing heap   vs open+mmap(POPULATE)+munmap+close,
- *                                            vs SysV shmget+shmat+populate+shmdt
- *   2  pbrk grow in 2 MiB steps (GB/s)       vs memset into a populated mapping
- *   3  pbrk grow+shrink 2 MiB (pairs/s)      vs mmap+munmap 2 MiB of a file
- *   4  first sweep after pattach (ns/page, minor faults)
- *                                            vs the sweep over a plain mmap;
- *      write sweep right after a pbrk grow (faults)
- *   5  process B's first touch of memory process A just grew (us)
- *                                            vs the same handshake, old memory
- *   6  N processes doing pbrk grow+shrink on one heap (pairs/s) vs N = 1
- *   7  random 8-byte reads over a large heap (ns/read) vs anonymous THP memory
- *   8  pbrk grow+shrink and fork latency (ms) while N = 1, 4 threads loop
- *      ppersist, in the same process and from a second one   vs N = 0
- *
- * Usage: pheap-bench [--quick] [--json] [--reps N] [--size BYTES] [--only LIST]
- * The pool is PHEAP_POOL (the library's rules); baseline files go next to
- * the bench's pheap.  Everything the bench creates is removed at the end.
+ * pheap-bench.c -- the figures of pheap-bench not yet in files of their
+ * own; each registers through its struct figure, listed in figures.c.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE 1
@@ -52,86 +30,6 @@
 
 static const int nprocs_list[NPROCS] = { 1, 2, 4, 8, 16 };
 
-struct opts o;
-
-/* ---- state the cleanup needs (also from a signal handler) ---- */
-
-pid_t main_pid;
-int in_child;
-volatile sig_atomic_t attached;
-static char pheap_path[PATH_MAX];
-char base_path[PATH_MAX];
-int shm_id = -1;
-
-char pool_dir[PATH_MAX];
-char heap_id[64];
-uintptr_t heap_base;
-
-
-/* removes the pheap, the baseline file and the segment; async-signal-safe */
-static void
-remove_files(void)
-{
-	if (pheap_path[0])
-		unlink(pheap_path);
-	if (base_path[0])
-		unlink(base_path);
-	if (shm_id >= 0)
-		shmctl(shm_id, IPC_RMID, NULL);
-}
-
-static void
-cleanup(void)
-{
-	if (in_child || getpid() != main_pid)
-		return;
-	if (attached) {
-		attached = 0;
-		(void)pdetach();
-	}
-	remove_files();
-	pheap_path[0] = '\0';
-	base_path[0] = '\0';
-	shm_id = -1;
-}
-
-static void
-on_signal(int sig)
-{
-	static const char msg[] = "pheap-bench: timed out (a figure took longer "
-		"than its watchdog; a pbrk or pattach may be hung)\n";
-
-	if (sig == SIGALRM && write(2, msg, sizeof(msg) - 1) < 0) {
-		/* nothing to do */
-	}
-	/* async-signal-safe part only: files and the segment, no pdetach */
-	if (!in_child && getpid() == main_pid)
-		remove_files();
-	signal(sig, SIG_DFL);
-	raise(sig);
-}
-
-void
-die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "pheap-bench%s: ", in_child ? " (child)" : "");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	if (in_child)
-		_exit(1);
-	cleanup();
-	exit(1);
-}
-
-/* an API call that returned ret < 0 */
-#define API_FAIL(call, ret) \
-	die("%s: %s (%s)", call, pheap_errormsg(), strerror((int)-(ret)))
-#define SYS_FAIL(what) die("%s: %s", what, strerror(errno))
-
 /* ---- figure 4's sweeps ---- */
 
 static void
@@ -149,71 +47,6 @@ sweep_write(char *p, uint64_t len)
 {
 	for (uint64_t off = 0; off < len; off += SWEEP)
 		((volatile char *)p)[off] = 1;
-}
-
-/* ---- the bench's files in the pool ---- */
-
-int base_fd = -1;
-
-/* creates <pool>/pheap-bench-<pid>-<what>.dat, named in path; its descriptor */
-static int
-pool_file_create(char *path, size_t len, const char *what)
-{
-	int fd;
-
-	if (snprintf(path, len, "%s/pheap-bench-%d-%s.dat", pool_dir,
-			(int)main_pid, what) >= (int)len) {
-		path[0] = '\0';
-		die("pool path too long");
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		die("creating %s: %s", path, strerror(errno));
-	return fd;
-}
-
-/* a scratch file in the pool, 2 MiB long, already unlinked */
-int
-scratch_open(void)
-{
-	char path[PATH_MAX];
-	int fd = pool_file_create(path, sizeof(path), "scratch");
-
-	unlink(path);	/* the descriptor keeps it while we need it */
-	if (ftruncate(fd, (off_t)STEP))
-		SYS_FAIL("ftruncate scratch file");
-	return fd;
-}
-
-/* a new descriptor of the baseline file */
-int
-base_open(void)
-{
-	int fd = open(base_path, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		SYS_FAIL("open baseline file");
-	return fd;
-}
-
-static void
-make_base_file(uint64_t size)
-{
-	void *p;
-	int err;
-
-	base_fd = pool_file_create(base_path, sizeof(base_path), "baseline");
-	err = posix_fallocate(base_fd, 0, (off_t)size);
-	if (err)
-		die("posix_fallocate %s: %s", base_path, strerror(err));
-	/* the same state as the pheap: written once, clean, in the page cache */
-	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, base_fd, 0);
-	if (p == MAP_FAILED)
-		SYS_FAIL("mmap baseline file");
-	populate(p, size, 1);
-	if (msync(p, size, MS_SYNC))
-		SYS_FAIL("msync baseline file");
-	munmap(p, size);
 }
 
 /* ---- figure 1: attach cost ---- */
@@ -374,6 +207,11 @@ fig1_fixed(void)
 	free(v);
 	free(b);
 }
+
+const struct figure fig1_attach = {
+	.num = 1, .name = "attach", .run = fig1, .after = fig1_fixed,
+	.desc = "pattach+pdetach (ms) vs open+mmap(POPULATE)+munmap+close and SysV shm",
+};
 
 /* ---- figure 2: grow bandwidth, and what one grow costs ---- */
 
@@ -554,6 +392,11 @@ fig2(void)
 	free(gb); free(ms); free(fl); free(an); free(du);
 }
 
+const struct figure fig2_grow = {
+	.num = 2, .name = "grow", .run = fig2,
+	.desc = "pbrk grow in 2 MiB steps (GB/s) vs memset into a populated mapping",
+};
+
 /* ---- figure 3: grow+shrink rate ---- */
 
 static void
@@ -599,6 +442,11 @@ fig3(void)
 	set_base(r, median(bz, R), "mmap+munmap 2 MiB, same file");
 	free(hz); free(bz);
 }
+
+const struct figure fig3_pair = {
+	.num = 3, .name = "pair", .run = fig3,
+	.desc = "pbrk grow+shrink 2 MiB (pairs/s) vs mmap+munmap 2 MiB of a file",
+};
 
 /* ---- figure 4: faults ---- */
 
@@ -705,6 +553,11 @@ fig4(void)
 	free(hn); free(hf); free(bn); free(bf); free(wf); free(af); free(bwf);
 	free(an); free(dn);
 }
+
+const struct figure fig4_faults = {
+	.num = 4, .name = "faults", .run = fig4,
+	.desc = "first sweep after pattach or a grow (ns/page, faults) vs a plain mmap",
+};
 
 /* ---- figure 5: another process's first touch ---- */
 
@@ -914,6 +767,11 @@ b_died:
 	die("process B exited early");
 }
 
+const struct figure fig5_touch = {
+	.num = 5, .name = "touch", .run = fig5,
+	.desc = "process B's first touch of memory A just grew (us) vs old memory",
+};
+
 /* ---- figure 6: concurrent pbrk ---- */
 
 struct conc_res {
@@ -1013,6 +871,11 @@ fig6(void)
 	munmap(res, sizeof(*res));
 	free(v);
 }
+
+const struct figure fig6_concurrent = {
+	.num = 6, .name = "concurrent", .run = fig6,
+	.desc = "N processes doing pbrk grow+shrink on one heap (pairs/s) vs N = 1",
+};
 
 /* ---- figure 7: random reads ---- */
 
@@ -1132,6 +995,11 @@ fig7(void)
 		100.0 * (double)(huge > Rsz ? Rsz : huge) / (double)Rsz);
 	free(hv); free(bv);
 }
+
+const struct figure fig7_random = {
+	.num = 7, .name = "random", .run = fig7,
+	.desc = "random 8-byte reads over a large heap (ns/read) vs anonymous THP memory",
+};
 
 /* ---- figure 8: pbrk and fork latency while threads ppersist ---- */
 
@@ -1563,210 +1431,7 @@ fig8(void)
 	f8_note("8b, pbrk in B attached by itself", st[2], rate[2], rc[2], count);
 }
 
-/* ---- main ---- */
-
-static void
-usage(int code)
-{
-	fprintf(code ? stderr : stdout,
-		"usage: pheap-bench [--quick] [--json] [--reps N] [--size BYTES] "
-		"[--only LIST]\n"
-		"  --quick        tiny sizes, 1 repetition (a smoke test, < 10 s)\n"
-		"  --json         one JSON document on stdout instead of the table\n"
-		"  --reps N       repetitions per figure (default 5); median reported\n"
-		"  --size BYTES   heap size for figures 1-4 (default 1 GiB; k/m/g "
-		"suffixes; rounded up to 2 MiB)\n"
-		"  --only LIST    run only these figures, e.g. 1,5,8\n"
-		"The pool is PHEAP_POOL (default ~/.local/share/pheap).\n");
-	exit(code);
-}
-
-static uint64_t
-parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v;
-
-	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s)
-		usage(2);
-	switch (tolower((unsigned char)*end)) {
-	case 'k': v <<= 10; end++; break;
-	case 'm': v <<= 20; end++; break;
-	case 'g': v <<= 30; end++; break;
-	default: break;
-	}
-	if (*end == 'i' || *end == 'I')
-		end++;
-	if (*end == 'b' || *end == 'B')
-		end++;
-	if (*end)
-		usage(2);
-	return v;
-}
-
-static void
-parse_args(int argc, char **argv)
-{
-	int reps = -1;
-	uint64_t size = 0;
-
-	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-
-		if (strcmp(a, "--quick") == 0)
-			o.quick = 1;
-		else if (strcmp(a, "--json") == 0)
-			o.json = 1;
-		else if (strcmp(a, "--reps") == 0 && i + 1 < argc)
-			reps = atoi(argv[++i]);
-		else if (strcmp(a, "--size") == 0 && i + 1 < argc)
-			size = parse_size(argv[++i]);
-		else if (strcmp(a, "--only") == 0 && i + 1 < argc) {
-			for (const char *c = argv[++i]; *c; c++)
-				if (*c >= '1' && *c <= '8')
-					o.only |= 1u << (*c - '0');
-				else if (*c != ',')
-					usage(2);
-		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
-			usage(0);
-		else
-			usage(2);
-	}
-	if (o.quick) {
-		o.reps = 1;
-		o.size = 8 * MiB;
-		o.rand_size = 64 * MiB;
-		o.nreads = 200000;
-		o.lat_samples = 10;
-		o.samples8 = 3;
-		o.dur3 = 0.05;
-		o.dur6 = 0.05;
-	} else {
-		o.reps = 5;
-		o.size = GiB;
-		o.rand_size = 4 * GiB;
-		o.nreads = 20000000;
-		o.lat_samples = 300;
-		o.samples8 = 40;
-		o.dur3 = 1.0;
-		o.dur6 = 1.0;
-	}
-	if (reps == 0 || reps < -1 || reps > 1000)
-		usage(2);
-	if (reps > 0)
-		o.reps = reps;
-	if (size) {
-		o.size = (size + STEP - 1) & ~(STEP - 1);
-		if (o.size > 64 * GiB)
-			usage(2);
-	}
-	if (!o.only)
-		o.only = 0x1fe;
-}
-
-int
-main(int argc, char **argv)
-{
-	struct pheap_info info;
-	int ret;
-	long r;
-
-	parse_args(argc, argv);
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	main_pid = getpid();
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGHUP, on_signal);
-	signal(SIGALRM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
-
-	/* the bench's own pheap: created, grown to size, populated */
-	snprintf(heap_id, sizeof(heap_id), "pheap-bench-%d", (int)main_pid);
-	ret = pattach(heap_id, strlen(heap_id), PHEAP_CREATE);
-	if (ret)
-		API_FAIL("pattach(PHEAP_CREATE)", ret);
-	attached = 1;
-	ret = pheap_info(&info);
-	if (ret)
-		API_FAIL("pheap_info", ret);
-	snprintf(pheap_path, sizeof(pheap_path), "%s", info.path);
-	heap_base = (uintptr_t)info.base;
-	if (pheap_base() != info.base)
-		die("pheap_base() %p != pheap_info().base %p", pheap_base(), info.base);
-	m.backend = info.backend;
-	snprintf(pool_dir, sizeof(pool_dir), "%s", info.path);
-	char *slash = strrchr(pool_dir, '/');
-
-	if (slash && slash != pool_dir)
-		*slash = '\0';
-	if (info.backend == PHEAP_BACKEND_DEVDAX) {
-		/* a device: the baselines need a directory; the first of the pool */
-		const char *env = getenv("PHEAP_POOL");
-		struct stat sb;
-
-		snprintf(pool_dir, sizeof(pool_dir), "%s", getenv("TMPDIR") &&
-			*getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-		while (env && *env) {
-			size_t l = strcspn(env, ":");
-
-			if (l && l < sizeof(pool_dir)) {
-				char d[PATH_MAX];
-
-				memcpy(d, env, l);
-				d[l] = '\0';
-				if (stat(d, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-					snprintf(pool_dir, sizeof(pool_dir), "%s", d);
-					break;
-				}
-			}
-			env += l + (env[l] == ':');
-		}
-		add_note("device-dax pheap %s: baseline files are in %s, not on "
-			"the same backing", info.path, pool_dir);
-	}
-	machine_probe();
-	if (!o.json)
-		print_header();
-	progress("pool %s, creating a %" PRIu64 " MiB pheap and a baseline file",
-		pool_dir, o.size / MiB);
-	if (o.size > info.capacity)
-		die("--size %" PRIu64 " exceeds the pheap's capacity %zu (free space "
-			"on the pool's file system)", o.size, info.capacity);
-	r = pbrk(heap_base + o.size);
-	if (r < 0)
-		API_FAIL("pbrk(grow to --size)", r);
-	ret = pdetach();
-	attached = 0;
-	if (ret)
-		API_FAIL("pdetach", ret);
-	make_base_file(o.size);
-
-	uint64_t t0 = now_ns();
-
-	static void (*const figs[9])(void) = {
-		NULL, fig1, fig2, fig3, fig4, fig5, fig6, fig7, fig8
-	};
-
-	for (int f = 1; f <= 8; f++)
-		if (o.only & (1u << f)) {
-			alarm(o.quick ? 60 : 1800);	/* watchdog */
-			figs[f]();
-		}
-	alarm(o.quick ? 60 : 600);
-	/* shrink to nothing, detach, remove: the pool is as we found it */
-	heap_attach();
-	heap_set(0);
-	heap_detach();
-	if (o.only & (1u << 1))
-		fig1_fixed();
-	close(base_fd);
-	cleanup();
-	read_loadavg(m.load1, sizeof(m.load1));
-	add_note("benchmark time %.1f s (after setup); load average at the end: %s "
-		"on %d CPUs", (double)(now_ns() - t0) / 1e9, m.load1, m.ncpu);
-
-	print_results();
-	return 0;
-}
+const struct figure fig8_persist = {
+	.num = 8, .name = "persist", .run = fig8,
+	.desc = "pbrk pair and fork latency (ms) while N threads ppersist vs N = 0",
+};
