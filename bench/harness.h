@@ -172,7 +172,7 @@ struct machine {
 
 extern struct machine m;
 
-uint64_t meminfo_kib(const char *key);
+uint64_t proc_kib(const char *path, const char *key);
 void read_loadavg(char *buf, size_t len);
 void machine_probe(void);
 

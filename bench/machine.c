@@ -18,10 +18,11 @@
 
 struct machine m;
 
+/* the number after "key:" in a /proc file of such lines (kB), 0 if none */
 uint64_t
-meminfo_kib(const char *key)
+proc_kib(const char *path, const char *key)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen(path, "r");
 	char line[256];
 	size_t kl = strlen(key);
 	uint64_t v = 0;
@@ -113,7 +114,7 @@ machine_probe(void)
 		fclose(f);
 	}
 	m.ncpu = (int)sysconf(_SC_NPROCESSORS_ONLN);
-	m.mem_gib = (double)meminfo_kib("MemTotal") / (1024.0 * 1024.0);
+	m.mem_gib = (double)proc_kib("/proc/meminfo", "MemTotal") / (1024.0 * 1024.0);
 	if (uname(&u) == 0)
 		if (snprintf(m.kernel, sizeof(m.kernel), "%s %s %s %s", u.sysname,
 				u.release, u.version, u.machine) >= (int)sizeof(m.kernel))
