@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * figures.c -- the figures pheap-bench runs, in this order.  Each is a
- * struct figure defined in its own file; adding one is a line here (and
- * its file in bench/Makefile.inc).
+ * struct figure defined in its own file; adding one is its name here, in
+ * the declaration and in the table, and its file in bench/Makefile.inc.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE 1
+#endif
+
 #include <stddef.h>
 
 #include "harness.h"

@@ -48,7 +48,6 @@ char pool_dir[PATH_MAX];
 char heap_id[64];
 uintptr_t heap_base;
 
-
 /* removes the pheap, the baseline file and the segment; async-signal-safe */
 static void
 remove_files(void)
@@ -108,11 +107,6 @@ die(const char *fmt, ...)
 	exit(1);
 }
 
-/* an API call that returned ret < 0 */
-#define API_FAIL(call, ret) \
-	die("%s: %s (%s)", call, pheap_errormsg(), strerror((int)-(ret)))
-#define SYS_FAIL(what) die("%s: %s", what, strerror(errno))
-
 /* ---- the bench's files in the pool ---- */
 
 int base_fd = -1;
@@ -158,6 +152,7 @@ base_open(void)
 	return fd;
 }
 
+/* the baseline file: size bytes, allocated, written once and clean */
 static void
 make_base_file(uint64_t size)
 {

@@ -12,9 +12,11 @@
 #ifndef PHEAP_BENCH_HARNESS_H
 #define PHEAP_BENCH_HARNESS_H
 
+#include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/types.h>
@@ -42,9 +44,10 @@ struct figure {
 	int num;		/* its digit in --only (1-9) */
 	const char *name;	/* short topic, e.g. "attach" */
 	const char *desc;	/* what it measures against what, one line */
-	void (*run)(void);	/* the bench's pheap holds --size bytes, detached */
-	void (*after)(void);	/* optional: once every figure ran, on the
-				 * emptied pheap (break at its base), detached */
+	void (*run)(void);	/* called with the bench's pheap detached, its
+				 * break at --size; leaves it so */
+	void (*after)(void);	/* optional: called once every figure ran,
+				 * the pheap emptied (break at its base) */
 };
 
 extern const struct figure *const figures[];	/* figures.c, NULL-ended */
