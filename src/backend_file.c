@@ -15,11 +15,17 @@
  * reported -- rather than fixed once by choosing a table at open.
  *
  * Storage: the file's size is kept at data_off + brk.  Growing truncates
- * away anything a crashed shrink left beyond the break, then fallocates,
- * so new heap memory is always fresh zero-filled blocks and a full file
- * system shows up as -ENOMEM from pbrk instead of SIGBUS later.  A crash
- * between the truncate and the allocation leaves the file at the old
- * break, which the durable header still names.  The header is read with
+ * away anything a crashed shrink left beyond the break, so new heap memory
+ * is always zero.  Then, on the page cache, it only extends the size: the
+ * grower populates the new range for writing at once (brk.c), which is
+ * where the file system reserves the blocks (ext4 and xfs delayed
+ * allocation reserve them when a page is first made writable), so a full
+ * file system still shows up as -ENOMEM from pbrk, never as SIGBUS later
+ * -- and with 2 MiB folios that is 10x cheaper than fallocate's unwritten
+ * extents, which each 2 MiB folio then converts.  On DAX, whose faults
+ * allocate directly, and on kernels without MADV_POPULATE_WRITE (before
+ * 5.14), it fallocates.  A crash between the truncate and the allocation
+ * leaves the file at the old break, which the durable header still names.  The header is read with
  * pread (not through a mapping), so a truncated or hostile file cannot
  * crash us.
  *
@@ -50,6 +56,11 @@
 #ifndef STATX_ATTR_DAX
 #define STATX_ATTR_DAX 0x00200000
 #endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+
+static int file_is_fsdax(const struct dev *d);
 
 /* makes the page holding device offset off, and the file's metadata, durable */
 static int
@@ -168,6 +179,23 @@ file_capacity(const struct dev *d, const struct hdr *h)
 	return cap;
 }
 
+/* a populate for writing allocates: the kernel has MADV_POPULATE_WRITE */
+static int
+populate_allocates(const struct dev *d)
+{
+	static int known;	/* 1 yes, -1 no */
+	void *p;
+
+	if (!known) {
+		p = mmap(NULL, 4096, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		known = p != MAP_FAILED && madvise(p, 0, MADV_POPULATE_WRITE) == 0 ?
+			1 : -1;
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+	}
+	return known > 0 && !file_is_fsdax(d);
+}
+
 static int
 file_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 {
@@ -177,6 +205,15 @@ file_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 	TH_POINT("dev.grow.truncate");
 	if (ftruncate(d->fd, start))
 		return err_sys(errno, "truncate %s", d->path);
+	if (populate_allocates(d)) {
+		TH_POINT("dev.grow.size");
+		if (ftruncate(d->fd, (off_t)(h->data_off + new_brk))) {
+			int ret = err_sys(errno, "growing %s", d->path);
+
+			return errno == EFBIG ? -ENOMEM : ret;
+		}
+		return file_sync(d, 0);	/* the size, before a header names it */
+	}
 	TH_POINT("dev.grow.fallocate");
 	err = posix_fallocate(d->fd, start, (off_t)(new_brk - old));
 	if (err) {

@@ -18,6 +18,11 @@
  * did to that range (mprotect, mlock, madvise) survives every break change,
  * and another thread touching it never faults.
  *
+ * On the page cache, each grown range is advised MADV_HUGEPAGE: the file's
+ * folios are then 2 MiB and mapped by PMDs, in every process that maps
+ * them -- first writes run at memory speed instead of a fault per 4 KiB,
+ * and write-back only write-protects a PMD, it does not split it.
+ *
  * libpmem2 is used for what it knows: the store granularity, and the
  * persist and memset functions for it, from a probe mapping of the header
  * area of the same file.  Not for the heap's mappings: deleting a pmem2_map
@@ -110,6 +115,10 @@ rsv_populate(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
 		return 0;
 	if (!must)
 		return 0;
+	/* a page the file system could not give us: it is full */
+	if (errno == EFAULT && advice == MADV_POPULATE_WRITE)
+		return err_set(ENOMEM, "no storage for %p+%#llx (file system "
+			"full?)", (void *)addr, (unsigned long long)len);
 	if (errno != EINVAL)
 		return err_sys(errno, "populating %p+%#llx", (void *)addr,
 			(unsigned long long)len);
@@ -208,6 +217,10 @@ map_range(struct rsv *r, uint64_t off, uint64_t len)
 	if (p == MAP_FAILED)
 		return err_sys(errno, "mapping %p+%#llx", (void *)(r->base + off),
 			(unsigned long long)len);
+	/* the page cache: ask for 2 MiB folios, mapped by PMDs (DAX maps
+	 * its 2 MiB extents so by itself); merely advice */
+	if (r->gran == PMEM2_GRANULARITY_PAGE)
+		(void)madvise(p, len, MADV_HUGEPAGE);
 	return 0;
 }
 

@@ -284,6 +284,100 @@ test_full_fs(void)
 	rmdir(dir);
 }
 
+/* grows by 2 MiB until pbrk fails, writing and persisting everything it
+ * got; 0 if the failure was -ENOMEM and no store ever faulted */
+static int
+grow_until_full(void *arg)
+{
+	struct pheap_info info;
+	long r = 0;
+	unsigned long n = 0;
+
+	(void)arg;
+	if (pattach("ext4-full", 9, PHEAP_CREATE) || pheap_info(&info))
+		return 1;
+	/* all the free space at once: the file system's own metadata does
+	 * not fit any more, which only the populate finds out */
+	r = pbrk(B(info.capacity));
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "to capacity %zu: %ld: %s\n", info.capacity, r,
+			r < 0 ? pheap_errormsg() : "");
+	if (r != -ENOMEM && r != (long)B(info.capacity))
+		return 6;
+	if (r > 0 && (memset(BASE, 1, info.capacity), pbrk(0) != r))
+		return 7;
+	if (r > 0 && pbrk(B(0)) != (long)B(0))
+		return 8;
+	while ((r = pbrk(B((n + 1) * PG))) == (long)B((n + 1) * PG)) {
+		memset(BASE + n * PG, 0x5a, PG);	/* SIGBUS would kill us */
+		if (ppersist(BASE + n * PG, PG))
+			return 2;
+		n++;
+	}
+	if (getenv("TEST_VERBOSE"))
+		fprintf(stderr, "grew %lu pages, then %ld: %s\n", n, r,
+			pheap_errormsg());
+	if (r != -ENOMEM || n == 0)
+		return 3;
+	memset(BASE, 0xa5, n * PG);
+	if (ppersist(BASE, n * PG) || pbrk(0) != (long)B(n * PG))
+		return 4;
+	return pdetach() ? 5 : 0;
+}
+
+/* fills the file system with another file meanwhile */
+static int
+filler(void *dir)
+{
+	char path[4200], buf[65536];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/filler", (char *)dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	memset(buf, 1, sizeof(buf));
+	while (fd >= 0 && write(fd, buf, sizeof(buf)) == (ssize_t)sizeof(buf))
+		usleep(200);
+	return 0;
+}
+
+/*
+ * The page cache grows by extending the file and populating for writing
+ * (backend_file.c): on a real ext4 filling up -- by the heap and by
+ * another writer racing it -- every pbrk either succeeds with storage that
+ * takes every store and persists, or fails with ENOMEM.
+ */
+static void
+test_full_ext4(void)
+{
+	char dir[] = "/tmp/pheap-ext4-XXXXXX", img[64], cmd[256];
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "(needs root; skipped) ");
+		return;
+	}
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(img, sizeof(img), "%s.img", dir);
+	snprintf(cmd, sizeof(cmd), "truncate -s 96M %s && mkfs.ext4 -q -F -m 0 %s "
+		"&& mount -o loop %s %s", img, img, img, dir);
+	if (system(cmd)) {
+		fprintf(stderr, "(cannot make an ext4 image; skipped) ");
+		rmdir(dir);
+		unlink(img);
+		return;
+	}
+	chmod(dir, 01777);
+	setenv("PHEAP_POOL", dir, 1);
+	pid_t f = fork();
+	if (f == 0)
+		_exit(filler(dir));
+	CU_ASSERT_EQUAL(tu_child_as_nobody(grow_until_full, NULL), 0);
+	kill(f, SIGKILL);
+	waitpid(f, NULL, 0);
+	umount2(dir, MNT_DETACH);
+	rmdir(dir);
+	unlink(img);
+}
+
 int
 main(void)
 {
@@ -296,6 +390,7 @@ main(void)
 		{ "ppersisted data survives kill -9", test_survives_kill9 },
 		{ "ppersist ranges", test_ppersist },
 		{ "full file system: ENOMEM, never SIGBUS", test_full_fs },
+		{ "full ext4, raced by a writer: ENOMEM, never SIGBUS", test_full_ext4 },
 		{ NULL, NULL }
 	};
 	return tu_main("brk", tests);
