@@ -48,6 +48,10 @@ struct runtime {
 	uint64_t pending;	/* 1 from a coordinator's header write to the
 				 * end of its round: a dead one left it set */
 	struct brklock brk;	/* the break lock, see brklock.c */
+	uint32_t followed;	/* futex word, bumped by every read-write
+				 * follower as it moves on: wakes the
+				 * coordinator instead of its next poll */
+	uint32_t pad;
 };
 
 #define RT_GEN(v)	((uint32_t)(v))

@@ -123,9 +123,13 @@ follow(struct state *s)
 		ret = state_map_len(s, h.brk, &old);
 	__atomic_store_n(&s->follow_err, ret, __ATOMIC_RELEASE);
 	/* mapped (or failed: waiting for us would not help): the coordinator
-	 * may go on at once */
+	 * may go on at once -- and is told so */
 	hold_epoch(s, RT_EPOCH(ge));
 	s->seen_gen = RT_GEN(ge);
+	if (!s->rdonly) {
+		__atomic_fetch_add(&s->rt->followed, 1, __ATOMIC_RELEASE);
+		futex(&s->rt->followed, FUTEX_WAKE, INT_MAX, NULL);
+	}
 	/* grown pages were dirtied by the coordinator: populating them for
 	 * writing costs no write-back and saves our first write a fault */
 	if (ret == 0 && h.brk > old)
@@ -265,6 +269,32 @@ held_bits(struct state *s, int b, int n)
 	return bits;
 }
 
+/*
+ * [b, b + n) of the epoch bytes free, or *dl: 0 or -ETIMEDOUT.  Between
+ * tries it sleeps on the followers' doorbell (a read-write follower rings
+ * it as it moves on), at most the next poll interval (10 us doubling to
+ * 500 us: read-only followers cannot ring, and the word is only a hint).
+ */
+static int
+wait_range(struct state *s, int b, int n, const struct timespec *dl)
+{
+	struct timespec nap = { 0, 10000 };
+
+	for (;;) {
+		uint32_t rung = __atomic_load_n(&s->rt->followed, __ATOMIC_ACQUIRE);
+
+		if (lock_try(s->lock_fd, LOCK_EPOCH0 + b, n, F_WRLCK) == 0) {
+			lock_drop(s->lock_fd, LOCK_EPOCH0 + b, n);
+			return 0;
+		}
+		if (lock_expired(dl))
+			return -ETIMEDOUT;
+		futex(&s->rt->followed, FUTEX_WAIT, rung, &nap);
+		if (nap.tv_nsec < 500000)
+			nap.tv_nsec *= 2;
+	}
+}
+
 /* until every epoch byte but skip's is free, or ms; returns the bytes
  * still held */
 static uint64_t
@@ -279,9 +309,7 @@ wait_bytes(struct state *s, uint64_t skip, unsigned ms)
 			continue;
 		while (b + n < LOCK_NEPOCH && !(skip & BIT(b + n)))
 			n++;
-		if (lock_wait(s->lock_fd, LOCK_EPOCH0 + b, n, F_WRLCK, &dl) == 0)
-			lock_drop(s->lock_fd, LOCK_EPOCH0 + b, n);
-		else
+		if (wait_range(s, b, n, &dl))
 			late |= held_bits(s, b, n);
 	}
 	return late;
