@@ -378,6 +378,72 @@ test_full_ext4(void)
 	unlink(img);
 }
 
+/* attaches by itself, checks; after the parent's grow, checks again */
+static int
+follower_pmds(void *arg)
+{
+	int *p = arg;
+	char c;
+
+	if (pdetach() || pattach("thp", 3, PHEAP_ATTACH))
+		return 1;
+	if (tu_pmd_percent(BASE, 16 * PG) != 100)
+		return 2;
+	if (write(p[1], "a", 1) != 1 || read(p[0], &c, 1) != 1)
+		return 3;
+	for (int i = 0; i < 1000 && pbrk(0) != (long)B(32 * PG); i++)
+		usleep(1000);
+	return tu_pmd_percent(BASE, 32 * PG) == 100 ? 0 : 4;
+}
+
+/*
+ * The FILE backend maps the heap with 2 MiB pages (reservation.c): after
+ * grows in 2 MiB steps, after write-back, after an attach, and in a
+ * process that followed a grow.
+ */
+static void
+test_huge_mappings(void)
+{
+	struct pheap_info info;
+	int p[2], q[2];
+	char c;
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach("thp", 3, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	for (unsigned long i = 1; i <= 16; i++)
+		CU_ASSERT_EQUAL(pbrk(B(i * PG)), B(i * PG));
+	if (info.backend != PHEAP_BACKEND_FILE ||
+			tu_pmd_percent(BASE, 16 * PG) < 0) {
+		fprintf(stderr, "(not the page cache, or THP off; skipped) ");
+		CU_ASSERT_EQUAL(pdetach(), 0);
+		return;
+	}
+	CU_ASSERT_EQUAL(tu_pmd_percent(BASE, 16 * PG), 100);
+	memset(BASE, 7, 16 * PG);
+	CU_ASSERT_EQUAL(ppersist(BASE, 16 * PG), 0);
+	CU_ASSERT_EQUAL(tu_pmd_percent(BASE, 16 * PG), 100);
+	CU_ASSERT_EQUAL_FATAL(pipe(p) || pipe(q), 0);
+	int fds[2] = { q[0], p[1] };
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(follower_pmds(fds));
+	CU_ASSERT_EQUAL(read(p[0], &c, 1), 1);
+	CU_ASSERT_EQUAL(pbrk(B(32 * PG)), B(32 * PG));
+	CU_ASSERT_EQUAL(write(q[1], "g", 1), 1);
+	int status;
+	waitpid(pid, &status, 0);
+	CU_ASSERT(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(pattach("thp", 3, PHEAP_ATTACH), 0);
+	CU_ASSERT_EQUAL(tu_pmd_percent(BASE, 32 * PG), 100);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	for (int i = 0; i < 2; i++) {
+		close(p[i]);
+		close(q[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -391,6 +457,7 @@ main(void)
 		{ "ppersist ranges", test_ppersist },
 		{ "full file system: ENOMEM, never SIGBUS", test_full_fs },
 		{ "full ext4, raced by a writer: ENOMEM, never SIGBUS", test_full_ext4 },
+		{ "the page cache heap is mapped with 2 MiB pages", test_huge_mappings },
 		{ NULL, NULL }
 	};
 	return tu_main("brk", tests);

@@ -457,3 +457,48 @@ tu_peer_stop(struct tu_peer *p)
 	p->pid = -1;
 	return st;
 }
+
+static int
+thp_off(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = '\0';
+		fclose(f);
+	}
+	return strstr(buf, "[never]") != NULL;
+}
+
+int
+tu_pmd_percent(const void *addr, size_t len)
+{
+	uintptr_t lo = (uintptr_t)addr, hi = lo + len;
+	unsigned long rss = 0, pmd = 0, v;
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+
+	if (!f || thp_off()) {
+		if (f)
+			fclose(f);
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long a, z;
+
+		if (sscanf(line, "%lx-%lx ", &a, &z) == 2 && strchr(line, ' ') >
+				strchr(line, '-')) {
+			in = a >= lo && z <= hi;
+			continue;
+		}
+		if (in && sscanf(line, "Rss: %lu", &v) == 1)
+			rss += v;
+		if (in && sscanf(line, "FilePmdMapped: %lu", &v) == 1)
+			pmd += v;
+	}
+	fclose(f);
+	return rss ? (int)(pmd * 100 / rss) : -1;
+}

@@ -69,5 +69,11 @@ int tu_touch_faults(volatile char *addr, int write);
 extern int tu_sigbus_fatal;
 /* wall-clock milliseconds, for liveness bounds */
 double tu_ms(void);
+/*
+ * Of the VMAs inside [addr, addr + len) in /proc/self/smaps: the percent
+ * of their resident bytes that file PMDs (2 MiB pages) map; -1 if nothing
+ * there is resident, or transparent huge pages are off (enabled: never).
+ */
+int tu_pmd_percent(const void *addr, size_t len);
 
 #endif
