@@ -133,7 +133,7 @@ void brk_pair(long q);
 
 /* ---- results (report.c) ---- */
 
-enum goal_kind { G_NONE, G_RATIO_LE, G_RATIO_GE, G_VALUE_LE };
+enum goal_kind { G_NONE, G_RATIO_LE, G_RATIO_GE, G_VALUE_LE, G_VALUE_GE };
 
 struct row {
 	char fig[8];
