@@ -13,7 +13,7 @@
 #include "harness.h"
 
 extern const struct figure fig1_attach, fig2_grow, fig3_pair, fig4_faults,
-	fig5_touch, fig6_concurrent, fig7_random, fig8_persist;
+	fig5_touch, fig6_concurrent, fig7_random, fig8_persist, fig9_ppersist;
 
 const struct figure *const figures[] = {
 	&fig1_attach,
@@ -24,5 +24,6 @@ const struct figure *const figures[] = {
 	&fig6_concurrent,
 	&fig7_random,
 	&fig8_persist,
+	&fig9_ppersist,
 	NULL
 };

@@ -133,7 +133,7 @@ void brk_pair(long q);
 
 /* ---- results (report.c) ---- */
 
-enum goal_kind { G_NONE, G_RATIO_LE, G_RATIO_GE, G_VALUE_LE };
+enum goal_kind { G_NONE, G_RATIO_LE, G_RATIO_GE, G_VALUE_LE, G_VALUE_GE };
 
 struct row {
 	char fig[8];
@@ -176,6 +176,16 @@ struct machine {
 extern struct machine m;
 
 uint64_t proc_kib(const char *path, const char *key);
+
+/* ---- 2 MiB mappings (smaps.c) ---- */
+
+struct huge_share {
+	uint64_t rss;		/* resident bytes of the VMAs */
+	uint64_t huge;		/* of which mapped with 2 MiB pages */
+};
+
+struct huge_share smaps_huge(const void *lo, const void *hi);
+double huge_pct(struct huge_share s);
 void read_loadavg(char *buf, size_t len);
 void machine_probe(void);
 

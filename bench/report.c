@@ -90,6 +90,8 @@ goal_met(const struct row *r)
 		return r->has_base && r->base > 0 ? ratio_of(r) >= r->goal_x : -1;
 	case G_VALUE_LE:
 		return r->value <= r->goal_x;
+	case G_VALUE_GE:
+		return r->value >= r->goal_x;
 	default:
 		return -1;
 	}
@@ -183,7 +185,7 @@ print_table(void)
 
 		if (r->goal == G_NONE)
 			continue;
-		printf("  %-4s %-52s goal %-10s %s\n", r->fig, r->name, r->goal_text,
+		printf("  %-4s %-52s goal %-14s %s\n", r->fig, r->name, r->goal_text,
 			g < 0 ? "n/a" : g ? "met" : "MISSED");
 	}
 	if (nnotes) {
