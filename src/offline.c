@@ -278,17 +278,17 @@ pheap_pzero(struct pheap_handle *ph, unsigned long offset, unsigned long len)
 
 	if (!zeros)
 		return err_set(ENOMEM, "no memory for zeroing");
-	/* chunk by chunk, the break checked again before each */
-	for (uint64_t done = 0; done < len && ret == 0; ) {
+	/* chunk by chunk, the break checked again before each: after a
+	 * short count the next one says why (-ERANGE, or the I/O error) */
+	for (uint64_t done = 0; done < len; ) {
 		size_t n = len - done < ZERO_CHUNK ? len - done : ZERO_CHUNK;
 		ssize_t w = write_range(ph, offset + done, zeros, n);
 
-		if (w >= 0 && (size_t)w < n)
-			w = err_set(ERANGE, "pheap %s shrank below %#llx "
-				"during pheap_pzero", ph->dev.path,
-				(unsigned long long)(offset + done + w));
-		ret = w < 0 ? (int)w : 0;
-		done += n;
+		if (w < 0) {
+			ret = (int)w;
+			break;
+		}
+		done += (uint64_t)w;	/* > 0: see settle() */
 	}
 	free(zeros);
 	return ret;
