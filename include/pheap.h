@@ -67,6 +67,29 @@ const char *pheap_errormsg(void);
 /* prepares a device-dax device (/dev/daxX.Y) to hold one pheap */
 int pheap_format_device(const char *path, unsigned long flags);
 
+/*
+ * Offline access: a pheap's bytes read, written and zeroed without
+ * attaching it -- no address claimed, usable while other processes are
+ * attached, and by a process attached to any pheap (this one too).
+ * Offsets are from the heap's base; a range must lie in [0, break).
+ * See pheap_open(3) and pheap_pread(3).
+ */
+struct pheap_handle;	/* opaque, like a file descriptor */
+
+/* flags: 0 (read-write) or PHEAP_RDONLY */
+int pheap_open(const char *guid, size_t len, unsigned long flags,
+	struct pheap_handle **h);
+ssize_t pheap_pread(struct pheap_handle *h, void *buf, size_t count,
+	unsigned long offset);
+/* durable when it returns */
+ssize_t pheap_pwrite(struct pheap_handle *h, const void *buf, size_t count,
+	unsigned long offset);
+/* durable when it returns */
+int pheap_pzero(struct pheap_handle *h, unsigned long offset,
+	unsigned long len);
+int pheap_stat(struct pheap_handle *h, struct pheap_info *info);
+int pheap_close(struct pheap_handle *h);
+
 #ifdef __cplusplus
 }
 #endif

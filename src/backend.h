@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include "dev.h"
 
@@ -66,6 +67,23 @@ struct backend_ops {
 	 * closed, goes; a standalone backing stays, free again */
 	int (*discard)(const char *path);
 
+	/* the heap's bytes without mapping them (offline.c: pheap_pread(3)
+	 * and co.); off is a device offset, and the range lies in
+	 * [data_off, data_off + capacity): nothing beyond the backing's end
+	 * unless a file shrank meanwhile */
+	/* reads [off, off + len) into buf: the bytes read -- fewer only
+	 * where the backing ends, or an error stopped it after some --, or
+	 * -errno with a message; a bad block (poison) is -EIO, never a
+	 * signal */
+	ssize_t (*data_read)(const struct dev *d, uint64_t off, void *buf,
+		size_t len);
+	/* writes buf to [off, off + len), durably when it returns: len, or
+	 * fewer if an error stopped it after some bytes, or -errno; never a
+	 * signal.  It may extend a file (a shrink may have freed the range
+	 * meanwhile): the caller puts that right (offline.c) */
+	ssize_t (*data_write)(struct dev *d, uint64_t off, const void *buf,
+		size_t len);
+
 	/* optional: NULL means what each comment says */
 	/* -EUCLEAN if d does not hold [0, data_off + brk).  NULL: a fixed
 	 * size, to which hdr_validate held the capacity */
@@ -76,6 +94,9 @@ struct backend_ops {
 		uint64_t new_brk);
 	/* releases the storage beyond brk.  NULL: fixed storage, kept */
 	int (*trim)(struct dev *d, const struct hdr *h, uint64_t brk);
+	/* 1 if d holds storage beyond [0, data_off + h->brk) that trim would
+	 * release.  NULL: fixed storage (trim is NULL too) */
+	int (*beyond)(const struct dev *d, const struct hdr *h);
 	/* makes the file's mode and owner, just changed, durable.  NULL:
 	 * nothing can (a device node's live in devtmpfs; attach re-applies
 	 * the header's) */

@@ -19,6 +19,18 @@
  * and on a node root owns the header names the pheap's owner -- only whom
  * the administrator let write the node could have written its header.
  *
+ * The heap's bytes without a mapping of the heap (pheap_pread(3) and co.,
+ * offline.c): the device has no read or write system call.  A write is
+ * libpmem2's pmem2_source_pwrite_mcsafe -- a persisting copy (durable when
+ * it returns) into a mapping of the device made for the call, under a
+ * SIGBUS handler of its own, so poison is -EIO, not a signal.  A read maps
+ * just the range, read-only, and copies it with mcsafe_copy (mcsafe.c),
+ * which does the same for loads: libpmem2's pmem2_source_pread_mcsafe maps
+ * the device read-write, which a read-only descriptor cannot.  Both swap
+ * the process's SIGBUS handler, so both run under mcsafe_lock: one at a
+ * time in the process.  The device never shrinks, so nothing here can
+ * run past its end; the caller's check of the break bounds them.
+ *
  * Which device this is (size, alignment, whether an NVDIMM namespace)
  * comes from daxdev.c, which stays a module of its own: it is the
  * library's only use of libdaxctl, and pool.c enumerates the devices
@@ -33,6 +45,7 @@
 
 #include "backend.h"
 #include "daxdev.h"
+#include "mcsafe.h"
 
 /* the backend's own part of struct dev (d->priv) */
 struct devdax {
@@ -86,26 +99,42 @@ dax_check(const struct dev *d, dev_t rdev, struct daxdev_info *di)
 	return 0;
 }
 
+/* maps [off, off + len) of the device (both multiples of its alignment,
+ * d->area_len), shared, read-only if rdonly */
+static int
+dax_map(const struct dev *d, uint64_t off, uint64_t len, int rdonly,
+	struct pmem2_map **map)
+{
+	const struct devdax *x = d->priv;
+	struct pmem2_config *cfg;
+	int ret = pmem2_config_new(&cfg);
+
+	if (ret)
+		return err_pmem2(ret, "pmem2 config %s", d->path);
+	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+	pmem2_config_set_offset(cfg, off);
+	pmem2_config_set_length(cfg, len);
+	pmem2_config_set_protection(cfg, rdonly ? PMEM2_PROT_READ :
+		PMEM2_PROT_READ | PMEM2_PROT_WRITE);
+	ret = pmem2_map_new(map, cfg, x->src);
+	pmem2_config_delete(&cfg);
+	if (ret)
+		return err_pmem2(ret, "mapping %s at %#llx+%#llx", d->path,
+			(unsigned long long)off, (unsigned long long)len);
+	return 0;
+}
+
 /* maps the first alignment unit: header and runtime page */
 static int
 dax_map_header(struct dev *d, struct devdax *x)
 {
-	struct pmem2_config *cfg;
 	int ret = pmem2_source_from_fd(&x->src, d->fd);
 
 	if (ret)
 		return err_pmem2(ret, "pmem2 source %s", d->path);
-	ret = pmem2_config_new(&cfg);
+	ret = dax_map(d, 0, d->area_len, d->rdonly, &x->map);
 	if (ret)
-		return err_pmem2(ret, "pmem2 config %s", d->path);
-	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-	pmem2_config_set_length(cfg, d->area_len);
-	pmem2_config_set_protection(cfg, d->rdonly ? PMEM2_PROT_READ :
-		PMEM2_PROT_READ | PMEM2_PROT_WRITE);
-	ret = pmem2_map_new(&x->map, cfg, x->src);
-	pmem2_config_delete(&cfg);
-	if (ret)
-		return err_pmem2(ret, "mapping the header of %s", d->path);
+		return ret;
 	d->area = pmem2_map_get_address(x->map);
 	return 0;
 }
@@ -203,6 +232,43 @@ dax_badblocks(const struct dev *d, const struct hdr *h)
 	return ret;
 }
 
+/* the range mapped read-only for the call, copied out under mcsafe_copy */
+static ssize_t
+dax_data_read(const struct dev *d, uint64_t off, void *buf, size_t len)
+{
+	uint64_t align = d->area_len;	/* a mapping's unit on this device */
+	uint64_t start = off & ~(align - 1);
+	uint64_t end = (off + len + align - 1) & ~(align - 1);
+	struct pmem2_map *map;
+	int ret = dax_map(d, start, end - start, 1, &map);
+
+	if (ret)
+		return ret;
+	ret = mcsafe_copy(buf, (char *)pmem2_map_get_address(map) +
+		(off - start), len);
+	pmem2_map_delete(&map);
+	return ret ? ret : (ssize_t)len;
+}
+
+static ssize_t
+dax_data_write(struct dev *d, uint64_t off, const void *buf, size_t len)
+{
+	struct devdax *x = d->priv;
+	int ret;
+
+	if (d->rdonly)
+		return err_set(EACCES, "%s is open read-only", d->path);
+	/* it swaps the process's SIGBUS handler, as mcsafe_copy does */
+	mcsafe_lock();
+	ret = pmem2_source_pwrite_mcsafe(x->src, (void *)(uintptr_t)buf, len,
+		(size_t)off);
+	mcsafe_unlock();
+	if (ret)
+		return err_pmem2(ret, "writing %s at %#llx", d->path,
+			(unsigned long long)off);
+	return (ssize_t)len;
+}
+
 static int
 dax_header_owner(const struct stat *sb)
 {
@@ -222,7 +288,10 @@ const struct backend_ops backend_devdax_ops = {
 	.capacity = dax_capacity,
 	.kind = dax_kind,
 	.discard = dax_discard,
-	/* .check_size, .grow, .trim: fixed storage, all of it always there */
+	.data_read = dax_data_read,
+	.data_write = dax_data_write,
+	/* .check_size, .grow, .trim, .beyond: fixed storage, all of it
+	 * always there */
 	/* .sync_mode: the node's mode lives in devtmpfs */
 	.usc = dax_usc,
 	.badblocks = dax_badblocks,

@@ -37,9 +37,19 @@
  * metadata (the fallocated blocks, the size) to the journal and flushes
  * the disk.
  *
+ * Heap bytes without a mapping (pheap_pread(3) and co., offline.c): pread,
+ * and pwritev2 with RWF_DSYNC -- the write and the sync of just its range
+ * in one call (the kernel's O_DSYNC path: vfs_fsync_range, which commits
+ * what reading the range back needs and flushes the disk), durable when it
+ * returns, without writing back the rest of the file's dirty pages as
+ * fdatasync would.  Neither raises a signal: a read past the end is short,
+ * and on DAX the kernel's read path copies with machine-check recovery
+ * and fails with EIO on poison.  A write past the end extends the file;
+ * offline.c, which knows the break, puts that right.
+ *
  * Test build (PHEAP_TESTING, testhook.h): a TH_POINT before every step
- * that changes the file (truncate, allocate, sync) and a TH_DURABLE after
- * every sync.
+ * that changes the file (truncate, allocate, sync, a heap write) and a
+ * TH_DURABLE after every sync.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -47,6 +57,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <libpmem2.h>
@@ -247,6 +258,79 @@ file_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 }
 
 static int
+file_beyond(const struct dev *d, const struct hdr *h)
+{
+	struct stat sb;
+
+	return fstat(d->fd, &sb) == 0 &&
+		(uint64_t)sb.st_size > h->data_off + h->brk;
+}
+
+static ssize_t
+file_data_read(const struct dev *d, uint64_t off, void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		ssize_t n = pread(d->fd, (char *)buf + done, len - done,
+			(off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && done == 0)
+			return err_sys(errno, "reading %s at %#llx", d->path,
+				(unsigned long long)(off + done));
+		if (n <= 0)
+			break;	/* the end of a file shrunk meanwhile, or an
+				 * error after some bytes: they are the answer */
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+/* one write of at most len bytes at off, durable when it returns: the
+ * bytes written or -errno (errno kept) */
+static ssize_t
+write_dsync(int fd, const void *buf, size_t len, uint64_t off)
+{
+	struct iovec iov = { (void *)(uintptr_t)buf, len };
+	ssize_t n = pwritev2(fd, &iov, 1, (off_t)off, RWF_DSYNC);
+
+	if (n >= 0 || (errno != EOPNOTSUPP && errno != ENOSYS))
+		return n < 0 ? -errno : n;
+	/* a kernel before 4.7: the write, then the whole file's data */
+	n = pwrite(fd, buf, len, (off_t)off);
+	if (n > 0 && fdatasync(fd))
+		return -errno;
+	return n < 0 ? -errno : n;
+}
+
+static ssize_t
+file_data_write(struct dev *d, uint64_t off, const void *buf, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		TH_POINT("dev.data.write");
+		ssize_t n = write_dsync(d->fd, (const char *)buf + done,
+			len - done, off + done);
+
+		if (n == -EINTR)
+			continue;
+		if (n == 0)
+			n = -EIO;	/* a regular file writes something */
+		if (n < 0 && done == 0)
+			return err_sys((int)-n, "writing %s at %#llx", d->path,
+				(unsigned long long)(off + done));
+		if (n < 0)
+			break;	/* an error after some bytes: they are durable */
+		TH_DURABLE(d->fd, off + done, (uint64_t)n, TH_SYNC_RANGE);
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int
 file_sync_mode(struct dev *d)
 {
 	if (fsync(d->fd))
@@ -309,9 +393,12 @@ const struct backend_ops backend_file_ops = {
 	.capacity = file_capacity,
 	.kind = file_kind,
 	.discard = file_discard,
+	.data_read = file_data_read,
+	.data_write = file_data_write,
 	.check_size = file_check_size,
 	.grow = file_grow,
 	.trim = file_trim,
+	.beyond = file_beyond,
 	.sync_mode = file_sync_mode,
 	.usc = file_usc,
 	/* .badblocks: none known on files (libpmem2 could read an fsdax

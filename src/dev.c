@@ -227,6 +227,24 @@ dev_trim(struct dev *d, const struct hdr *h, uint64_t brk)
 }
 
 int
+dev_beyond(const struct dev *d, const struct hdr *h)
+{
+	return d->ops->beyond ? d->ops->beyond(d, h) : 0;
+}
+
+ssize_t
+dev_data_read(const struct dev *d, uint64_t off, void *buf, size_t len)
+{
+	return d->ops->data_read(d, off, buf, len);
+}
+
+ssize_t
+dev_data_write(struct dev *d, uint64_t off, const void *buf, size_t len)
+{
+	return d->ops->data_write(d, off, buf, len);
+}
+
+int
 dev_grow_zeroed(const struct dev *d)
 {
 	return d->ops->grow_zeroed;

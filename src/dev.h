@@ -11,6 +11,7 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "header.h"
 
@@ -57,6 +58,16 @@ PHEAP_HIDDEN uint64_t dev_capacity(const struct dev *d, const struct hdr *h);
 PHEAP_HIDDEN int dev_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk);
 /* releases the storage beyond brk (nothing maps it any more) */
 PHEAP_HIDDEN int dev_trim(struct dev *d, const struct hdr *h, uint64_t brk);
+/* 1 if d holds storage beyond the break h names (what dev_trim releases) */
+PHEAP_HIDDEN int dev_beyond(const struct dev *d, const struct hdr *h);
+/* the heap's bytes at device offset off, through system calls (or, on
+ * device-dax, a copy that survives poison): never a signal.  The bytes
+ * read (fewer only where a shrunk file ends), or written and durable; or
+ * -errno with a message (-EIO: a bad block) */
+PHEAP_HIDDEN ssize_t dev_data_read(const struct dev *d, uint64_t off,
+	void *buf, size_t len);
+PHEAP_HIDDEN ssize_t dev_data_write(struct dev *d, uint64_t off,
+	const void *buf, size_t len);
 /* 1 if dev_grow hands out zeroed storage; 0: the caller zeroes a grown
  * range once mapped (rsv_zero) */
 PHEAP_HIDDEN int dev_grow_zeroed(const struct dev *d);

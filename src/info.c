@@ -49,12 +49,10 @@ pheap_info(struct pheap_info *info)
 	/* never a forged owner: the file's; the header's mode if it agrees */
 	struct owner o;
 
-	if (owner_of(&st.dev, &h, &o) == 0) {
-		int agrees = owner_trust(&o, &h, (uid_t)-1, st.dev.path) == 0;
-
+	if (owner_report(&st.dev, &h, &o) == 0) {
 		info->uid = o.uid;
 		info->gid = o.gid;
-		info->mode = agrees ? h.mode : o.mode;
+		info->mode = o.mode;
 	} else {
 		info->uid = st.hdr.uid;
 		info->gid = st.hdr.gid;

@@ -42,18 +42,33 @@ owner_of(const struct dev *d, const struct hdr *h, struct owner *o)
 	return 0;
 }
 
+/* the header names the file's owner, and no mode bit the file lacks but
+ * the one pchmod lends */
+static int
+owner_agrees(const struct owner *o, const struct hdr *h)
+{
+	return o->uid == h->uid && (o->mode & ~h->mode & ~LENT) == 0;
+}
+
 int
 owner_trust(const struct owner *o, const struct hdr *h, uid_t me,
 	const char *path)
 {
-	int uid_ok = o->uid == h->uid;
-	int mode_ok = (o->mode & ~h->mode & ~LENT) == 0;
-
-	if (uid_ok && mode_ok)
+	if (owner_agrees(o, h))
 		return 0;
 	if (me == 0 || me == o->uid)
 		return 1;
 	return err_set(EACCES, "%s: its header names owner %u and mode %03o, "
 		"its file belongs to uid %u with mode %03o: not trusted",
 		path, h->uid, h->mode, o->uid, o->mode);
+}
+
+int
+owner_report(const struct dev *d, const struct hdr *h, struct owner *o)
+{
+	int ret = owner_of(d, h, o);
+
+	if (ret == 0 && owner_agrees(o, h))
+		o->mode = h->mode;
+	return ret;
 }

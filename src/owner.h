@@ -30,5 +30,13 @@ PHEAP_HIDDEN int owner_of(const struct dev *d, const struct hdr *h,
  */
 PHEAP_HIDDEN int owner_trust(const struct owner *o, const struct hdr *h,
 	uid_t me, const char *path);
+/*
+ * What pheap_info and pheap_stat report of the pheap open on d whose
+ * header is h: never a forged owner -- the file's owner and group (the
+ * header's, where the backend says it names them); the header's mode if
+ * the header agrees with the file, else the file's.  0 or -errno.
+ */
+PHEAP_HIDDEN int owner_report(const struct dev *d, const struct hdr *h,
+	struct owner *o);
 
 #endif

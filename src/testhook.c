@@ -84,10 +84,38 @@ th_init(void)
 		testhook_inject_badblock(a, b);
 }
 
+static const char *th_at_name;	/* testhook_at: where, and what */
+static void (*th_at_fn)(void *);
+static void *th_at_arg;
+
+void
+testhook_at(const char *name, void (*fn)(void *), void *arg)
+{
+	__atomic_store_n(&th_at_name, NULL, __ATOMIC_SEQ_CST);
+	th_at_fn = fn;
+	th_at_arg = arg;
+	__atomic_store_n(&th_at_name, name, __ATOMIC_SEQ_CST);
+}
+
+/* the call testhook_at asked for, if this is its point: once */
+static void
+call_at(const char *name)
+{
+	const char *want = __atomic_load_n(&th_at_name, __ATOMIC_SEQ_CST);
+
+	if (want && strcmp(want, name) == 0 &&
+			__atomic_compare_exchange_n(&th_at_name, &want, NULL, 0,
+				__ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		th_at_fn(th_at_arg);
+}
+
 void
 testhook_point(const char *name)
 {
-	unsigned long n = __atomic_add_fetch(&th_count, 1, __ATOMIC_SEQ_CST);
+	unsigned long n;
+
+	call_at(name);
+	n = __atomic_add_fetch(&th_count, 1, __ATOMIC_SEQ_CST);
 
 	if (n <= TH_TRACE_MAX)
 		th_names[n - 1] = name;

@@ -16,7 +16,8 @@
  *    It records what that call made durable in the shadow area, if one is
  *    set (the "drop non-durable writes" emulation, see testhook.c).
  *  - Hooks never change what the library does unless a test asked for it
- *    (crash, bad block, unsafe shutdown count); they never print.
+ *    (crash, bad block, unsafe shutdown count, a call at a point); they
+ *    never print.
  */
 #ifndef PHEAP_TESTHOOK_H
 #define PHEAP_TESTHOOK_H
@@ -51,6 +52,10 @@ int testhook_usc(uint64_t *usc);
 /* point k (1-based, counted from now) kills the process; 0: never.
  * Resets the count.  Env PHEAP_TEST_CRASH_AT=k does the same at start. */
 void testhook_crash_at(unsigned long k);
+/* at the next point named name (in any thread), fn(arg) runs once, before
+ * anything else the point does: another process's move made exactly
+ * there.  name NULL: none */
+void testhook_at(const char *name, void (*fn)(void *), void *arg);
 /* points reached since the last testhook_crash_at() (or process start) */
 unsigned long testhook_count(void);
 /* name of the i-th point reached (0-based, the first 256 kept), or NULL */

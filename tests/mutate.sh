@@ -39,8 +39,10 @@ src/sync.c @@ 	s->fork_fd = dev_reopen(&s->dev, 1); @@ 	s->fork_fd = -1;
 src/sync.c @@ 	if (lock_wait(s->epoch_fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl)) @@ 	if (lock_wait(s->dev.fd, LOCK_EPOCH(e), 1, F_RDLCK, &dl))
 src/sync.c @@ 		if (running((uint32_t)h)) @@ 		if (1)
 src/pool.c @@ 	const char *env = secure_getenv("PHEAP_POOL"); @@ 	const char *env = getenv("PHEAP_POOL");
-src/owner.c @@ 	if (uid_ok && mode_ok)\n		return 0; @@ 	return 0;
+src/owner.c @@ 	if (owner_agrees(o, h))\n		return 0; @@ 	return 0;
 src/sync.c @@ 	if (ret == 0)\n		name_holder(s);\n	return ret;\n}\n\nint\nsync_try_brk @@ 	return ret;\n}\n\nint\nsync_try_brk
+src/offline.c @@ 		(void)trim_beyond(ph); @@ 		(void)0;
+src/offline.c @@ 	return n > 0 ? settle(ph, off, (uint64_t)n) : n; @@ 	return n;
 M
 )
 

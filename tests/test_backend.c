@@ -5,10 +5,16 @@
  * check_size, grow, trim (which must give the blocks back: st_blocks of a
  * sparse file), capacity, the header I/O, kind, discard -- and how dev.c
  * chooses a table from the fstat.  The devdax table is checked for what
- * needs no device; test_devdax runs it on one.
+ * needs no device; test_devdax runs it on one.  The heap's bytes without a
+ * mapping (data_read, data_write, beyond: what pheap_pread(3) stands on),
+ * and mcsafe_copy -- the devdax read's copy -- on a file mapping whose
+ * storage is gone: SIGBUS becomes -EIO, from many threads at once, and the
+ * application's SIGBUS handler is left as it was.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +25,7 @@
 
 #include "pheap.h"
 #include "backend.h"
+#include "mcsafe.h"
 #include "util.h"
 
 static const struct backend_ops *const F = &backend_file_ops;
@@ -128,7 +135,10 @@ test_devdax_table(void)
 	CU_ASSERT_PTR_NULL(x->check_size);
 	CU_ASSERT_PTR_NULL(x->grow);
 	CU_ASSERT_PTR_NULL(x->trim);
+	CU_ASSERT_PTR_NULL(x->beyond);
 	CU_ASSERT_PTR_NULL(x->sync_mode);
+	CU_ASSERT_PTR_NOT_NULL(x->data_read);
+	CU_ASSERT_PTR_NOT_NULL(x->data_write);
 	/* a node root owns names its owner in the header */
 	memset(&sb, 0, sizeof(sb));
 	sb.st_mode = S_IFCHR | 0600;
@@ -334,6 +344,110 @@ test_file_rest(void)
 	CU_ASSERT_EQUAL(F->discard(path), -ENOENT);
 }
 
+static void
+test_file_data(void)
+{
+	struct dev d;
+	struct hdr h = hdr_at(PG);
+	char buf[64], big[3 * 4096];
+
+	open_file(&d);
+	CU_ASSERT_EQUAL(F->grow(&d, &h, 0, PG), 0);
+	CU_ASSERT_FALSE(dev_beyond(&d, &h));
+	/* what is written is read back, at device offsets */
+	CU_ASSERT_EQUAL(dev_data_write(&d, HDR_AREA_SIZE + 100, "bytes", 6), 6);
+	CU_ASSERT_EQUAL(dev_data_read(&d, HDR_AREA_SIZE + 100, buf, 6), 6);
+	CU_ASSERT_STRING_EQUAL(buf, "bytes");
+	CU_ASSERT_EQUAL(pread(d.fd, buf, 6, HDR_AREA_SIZE + 100), 6);
+	CU_ASSERT_STRING_EQUAL(buf, "bytes");
+	/* a read running past the end is short, at the end it is 0 */
+	uint64_t end = HDR_AREA_SIZE + PG;
+	CU_ASSERT_EQUAL(dev_data_read(&d, end - 4096, big, sizeof(big)), 4096);
+	CU_ASSERT_EQUAL(dev_data_read(&d, end, big, sizeof(big)), 0);
+	/* a write past the end extends the file: beyond says so, trim
+	 * puts it right */
+	CU_ASSERT_EQUAL(dev_data_write(&d, end + PG, "x", 1), 1);
+	CU_ASSERT_TRUE(dev_beyond(&d, &h));
+	CU_ASSERT_EQUAL(dev_trim(&d, &h, h.brk), 0);
+	CU_ASSERT_FALSE(dev_beyond(&d, &h));
+	CU_ASSERT_EQUAL((uint64_t)stat_of(&d).st_size, end);
+	dev_close(&d);
+	/* read-only: reads, and writes fail with the kernel's EBADF */
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(dev_init(&d, fd, path, 1), 0);
+	CU_ASSERT_EQUAL(dev_data_read(&d, HDR_AREA_SIZE + 100, buf, 6), 6);
+	CU_ASSERT_EQUAL(dev_data_write(&d, HDR_AREA_SIZE, "y", 1), -EBADF);
+	dev_close(&d);
+}
+
+/* ---- mcsafe_copy on a mapping whose storage is gone ---- */
+
+static char *gone;	/* page 1 of a 2-page file mapping, truncated away */
+static int app_sigbus;
+
+static void
+app_handler(int sig)
+{
+	(void)sig;
+	app_sigbus++;
+}
+
+static void *
+copy_gone(void *arg)
+{
+	char buf[256];
+	long fails = 0;
+
+	(void)arg;
+	for (int i = 0; i < 200; i++)
+		fails += mcsafe_copy(buf, gone + 4096, sizeof(buf)) == -EIO;
+	return (void *)fails;
+}
+
+static void
+test_mcsafe(void)
+{
+	char file[4200], buf[16];
+	struct sigaction app, now;
+	pthread_t th[8];
+
+	snprintf(file, sizeof(file), "%s/mc", tu_pool());
+	int fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	CU_ASSERT_FATAL(fd >= 0);
+	CU_ASSERT_EQUAL_FATAL(ftruncate(fd, 8192), 0);
+	gone = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CU_ASSERT_FATAL(gone != MAP_FAILED);
+	strcpy(gone, "kept");
+	CU_ASSERT_EQUAL(ftruncate(fd, 4096), 0);	/* page 1 is gone */
+	close(fd);
+	memset(&app, 0, sizeof(app));
+	app.sa_handler = app_handler;
+	CU_ASSERT_EQUAL(sigaction(SIGBUS, &app, NULL), 0);
+
+	CU_ASSERT_EQUAL(mcsafe_copy(buf, gone, 5), 0);
+	CU_ASSERT_STRING_EQUAL(buf, "kept");
+	CU_ASSERT_EQUAL(mcsafe_copy(buf, gone + 4096, 8), -EIO);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pheap_errormsg(), "bad block"));
+	/* straddling the end: the fault is found past the good bytes */
+	CU_ASSERT_EQUAL(mcsafe_copy(buf, gone + 4090, 16), -EIO);
+	/* many threads at once: every fault is theirs, none reaches us */
+	for (int i = 0; i < 8; i++)
+		pthread_create(&th[i], NULL, copy_gone, NULL);
+	for (int i = 0; i < 8; i++) {
+		void *fails;
+
+		pthread_join(th[i], &fails);
+		CU_ASSERT_EQUAL((long)fails, 200);
+	}
+	CU_ASSERT_EQUAL(app_sigbus, 0);
+	/* the application's handler is back */
+	CU_ASSERT_EQUAL(sigaction(SIGBUS, NULL, &now), 0);
+	CU_ASSERT_PTR_EQUAL((void *)now.sa_handler, (void *)app_handler);
+	signal(SIGBUS, SIG_DFL);
+	munmap(gone, 8192);
+}
+
 int
 main(void)
 {
@@ -349,6 +463,10 @@ main(void)
 		{ "file: header I/O before and after mapping",
 			test_file_header_io },
 		{ "file: kind, usc, mode sync, discard", test_file_rest },
+		{ "file: heap bytes by system calls, never past the end "
+			"unseen", test_file_data },
+		{ "mcsafe_copy: SIGBUS is -EIO, in many threads; the "
+			"handler stays the application's", test_mcsafe },
 		{ NULL, NULL }
 	};
 	return tu_main("backend", tests);

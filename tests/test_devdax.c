@@ -3,9 +3,14 @@
  * test_devdax.c -- the devdax backend on a real device-dax device.
  * Runs where PHEAP_TEST_DAXDEV names one (make check-vm boots a guest with
  * emulated pmem for it); skipped elsewhere.  The device is reformatted.
+ * Also the offline calls (pheap_open(3) and co.) on the device: reads
+ * through a read-only range mapping under mcsafe_copy (read-only handles
+ * too), writes through libpmem2's pwrite_mcsafe, the break -- not the
+ * device's size -- bounding them, several threads at once.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +174,94 @@ test_reformat(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+static struct pheap_handle *
+open_h(const char *id, unsigned long flags)
+{
+	struct pheap_handle *h = NULL;
+
+	CU_ASSERT_EQUAL_FATAL(pheap_open(id, strlen(id), flags, &h), 0);
+	return h;
+}
+
+static void
+test_offline(void)
+{
+	struct pheap_info info, st;
+	char buf[16];
+
+	CU_ASSERT_EQUAL_FATAL(pattach("new", 3, PHEAP_ATTACH), 0);
+	CU_ASSERT_EQUAL(pbrk(B(3 * PG)), B(3 * PG));
+	strcpy(BASE + PG, "dax bytes");
+	CU_ASSERT_EQUAL(ppersist(BASE + PG, 10), 0);
+	struct pheap_handle *h = open_h("new", 0);
+
+	CU_ASSERT_EQUAL(pheap_pread(h, buf, 10, PG), 10);
+	CU_ASSERT_STRING_EQUAL(buf, "dax bytes");
+	/* written offline, seen through this process's own DAX mapping */
+	CU_ASSERT_EQUAL(pheap_pwrite(h, "offline", 8, 2 * PG + 100), 8);
+	CU_ASSERT_STRING_EQUAL(BASE + 2 * PG + 100, "offline");
+	/* a range across a 2 MiB unit of the device */
+	static char big[PG + 8192];
+	CU_ASSERT_EQUAL(pheap_pread(h, big, sizeof(big), PG - 4096),
+		(ssize_t)sizeof(big));
+	CU_ASSERT_STRING_EQUAL(big + 4096, "dax bytes");
+	CU_ASSERT_EQUAL(pheap_pzero(h, PG, 16), 0);
+	CU_ASSERT_EQUAL(BASE[PG], 0);
+	CU_ASSERT_EQUAL(pheap_stat(h, &st), 0);
+	CU_ASSERT_EQUAL(pheap_info(&info), 0);
+	CU_ASSERT_EQUAL(st.backend, PHEAP_BACKEND_DEVDAX);
+	CU_ASSERT_STRING_EQUAL(st.path, devpath);
+	CU_ASSERT_PTR_EQUAL(st.brk, BASE + 3 * PG);
+	CU_ASSERT_EQUAL(st.capacity, info.capacity);
+	/* the device does not shrink: the break bounds the calls */
+	CU_ASSERT_EQUAL(pheap_pread(h, buf, 1, 3 * PG), -ERANGE);
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(pheap_pread(h, buf, 1, 2 * PG), -ERANGE);
+	CU_ASSERT_EQUAL(pheap_pwrite(h, "x", 1, 2 * PG), -ERANGE);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	/* read-only handles read too (libpmem2's pread_mcsafe could not) */
+	struct pheap_handle *ro = open_h("new", PHEAP_RDONLY);
+
+	CU_ASSERT_EQUAL(pheap_pread(ro, buf, 4, 0), 4);
+	CU_ASSERT_EQUAL(pheap_pwrite(ro, "x", 1, 0), -EACCES);
+	CU_ASSERT_EQUAL(pheap_close(ro), 0);
+	CU_ASSERT_EQUAL(pheap_close(h), 0);
+}
+
+static void *
+dax_reader(void *arg)
+{
+	struct pheap_handle *h = arg;
+	char buf[4096];
+	long bad = 0;
+
+	for (int i = 0; i < 100; i++)
+		bad += pheap_pread(h, buf, sizeof(buf), (i % 16) * 4096) != 4096
+			|| buf[0] != 'T';
+	return (void *)bad;
+}
+
+static void
+test_offline_threads(void)
+{
+	pthread_t th[4];
+	static char fill[16 * 4096];
+	struct pheap_handle *h = open_h("new", 0);
+
+	memset(fill, 'T', sizeof(fill));
+	CU_ASSERT_EQUAL(pheap_pwrite(h, fill, sizeof(fill), 0),
+		(ssize_t)sizeof(fill));
+	for (int i = 0; i < 4; i++)
+		pthread_create(&th[i], NULL, dax_reader, h);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+
+		pthread_join(th[i], &bad);
+		CU_ASSERT_EQUAL((long)bad, 0);
+	}
+	CU_ASSERT_EQUAL(pheap_close(h), 0);
+}
+
 int
 main(void)
 {
@@ -177,6 +270,9 @@ main(void)
 		{ "format, create, grow to capacity, regrow zero", test_format_create_grow },
 		{ "a second process sees grow and shrink", test_second_process },
 		{ "reformat needs force", test_reformat },
+		{ "offline: read, write, zero, stat; the break bounds them",
+			test_offline },
+		{ "offline: threads on one handle", test_offline_threads },
 		{ NULL, NULL }
 	};
 

@@ -8,10 +8,15 @@
  *    harmless;
  *  - unsafe shutdown count: a change between two attaches is reported
  *    (pheap_info().unsafe_shutdown = 1) once: a read-write attach records
- *    the new count, a read-only one does not.
+ *    the new count, a read-only one does not;
+ *  - an offline write (pheap_pwrite) whose range another process shrinks
+ *    away between the check of the break and the write: the write extends
+ *    the file, and the writer trims it back before it returns -ERANGE (or
+ *    a short count) -- made to happen every time with testhook_at.
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "pheap.h"
 #include "header.h"
@@ -138,6 +143,59 @@ test_usc(void)
 	CU_ASSERT_EQUAL(attach_usc(id, PHEAP_ATTACH, 7), 0);
 }
 
+/* testhook_at's call: the peer shrinks the heap to one page */
+static void
+peer_shrinks(void *arg)
+{
+	tu_peer_cmd(arg, 'b', B(PG));
+}
+
+static off_t
+size_of(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) == 0 ? sb.st_size : -1;
+}
+
+static void
+test_offline_write_vs_shrink(void)
+{
+	const char *id = tu_id("offw");
+	struct pheap_handle *h;
+	struct pheap_info info;
+	struct tu_peer p;
+	static char buf[8192];
+
+	tu_pool();
+	CU_ASSERT_EQUAL_FATAL(pattach(id, strlen(id), PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, id, 0), 0);
+	CU_ASSERT_EQUAL_FATAL(pheap_open(id, strlen(id), 0, &h), 0);
+	CU_ASSERT_EQUAL(pheap_stat(h, &info), 0);
+	/* wholly beyond the new break: -ERANGE, and the file is the break */
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'b', B(4 * PG)), (long)B(4 * PG));
+	testhook_at("dev.data.write", peer_shrinks, &p);
+	CU_ASSERT_EQUAL(pheap_pwrite(h, buf, 4096, 3 * PG), -ERANGE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(pheap_errormsg(), "during the write"));
+	CU_ASSERT_EQUAL(size_of(info.path), (off_t)(DATA_OFF + PG));
+	/* across it: the part below it is written, the file is the break */
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'b', B(4 * PG)), (long)B(4 * PG));
+	memset(buf, 'w', sizeof(buf));
+	testhook_at("dev.data.write", peer_shrinks, &p);
+	CU_ASSERT_EQUAL(pheap_pwrite(h, buf, 8192, PG - 4096), 4096);
+	CU_ASSERT_EQUAL(size_of(info.path), (off_t)(DATA_OFF + PG));
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'l', PG - 1), 'w');
+	/* pheap_pzero likewise */
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'b', B(4 * PG)), (long)B(4 * PG));
+	testhook_at("dev.data.write", peer_shrinks, &p);
+	CU_ASSERT_EQUAL(pheap_pzero(h, 2 * PG, PG), -ERANGE);
+	CU_ASSERT_EQUAL(size_of(info.path), (off_t)(DATA_OFF + PG));
+	testhook_at(NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(pheap_close(h), 0);
+	CU_ASSERT_EQUAL(tu_peer_stop(&p), 0);
+}
+
 int
 main(void)
 {
@@ -147,6 +205,8 @@ main(void)
 		{ "bad block under an empty heap", test_badblock_empty_heap },
 		{ "unsafe shutdown count: reported once, recorded read-write",
 			test_usc },
+		{ "an offline write after a shrink's trim: trimmed again",
+			test_offline_write_vs_shrink },
 		{ NULL, NULL }
 	};
 	return tu_main("inject", tests);

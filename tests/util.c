@@ -355,6 +355,11 @@ peer_do(struct toucher *t, char op, unsigned long arg)
 		return pheap_info(&info) ? -1 : info.follow_error;
 	case 'c':
 		return pchmod(arg);
+	case 'l':
+		return (unsigned char)base[arg];
+	case 's':
+		base[arg >> 8] = (char)(arg & 0xff);
+		return 0;
 	case 'd':
 		return pdetach();
 	case 'T':

@@ -56,7 +56,9 @@ struct tu_peer {
 int tu_peer_start(struct tu_peer *p, const char *id, int rdonly);
 /* ops: 'b' pbrk(arg) result; 'r'/'w' 0 if reading/writing base+arg does
  * not fault, 1 if it does; 'm' pheap_info().mode; 'e' its follow_error;
- * 'c' pchmod(arg); 'd' pdetach(); 'T' start a thread that writes base+arg
+ * 'c' pchmod(arg); 'd' pdetach(); 'l' the byte at base+arg (a plain load);
+ * 's' stores the byte arg & 0xff at base + (arg >> 8) (a plain store);
+ * 'T' start a thread that writes base+arg
  * in a loop (a fault kills the peer), 'R' one that reads [base + arg, +2 MiB)
  * in a loop (SIGSEGV tolerated, SIGBUS kills the peer); 't' stops it */
 long tu_peer_cmd(struct tu_peer *p, char op, unsigned long arg);
