@@ -127,6 +127,7 @@ dax_open(struct dev *d, const struct stat *st)
 	ret = dax_map_header(d, x);
 	if (ret)
 		return ret;
+	d->io.lim.unit = di.align;	/* 2 MiB, checked above */
 	d->io.lim.data_off = HDR_AREA_SIZE;
 	d->io.lim.max_capacity = (di.size - HDR_AREA_SIZE) &
 		~(PHEAP_PAGE_SIZE - 1);
