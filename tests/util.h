@@ -55,7 +55,8 @@ struct tu_peer {
 /* forks; the child detaches what it inherited and attaches id (rdonly) */
 int tu_peer_start(struct tu_peer *p, const char *id, int rdonly);
 /* ops: 'b' pbrk(arg) result; 'r'/'w' 0 if reading/writing base+arg does
- * not fault, 1 if it does; 'm' pheap_info().mode; 'e' its follow_error;
+ * not fault, 1 if it does; 'g' the byte at base+arg, -1 if reading it
+ * faults; 'm' pheap_info().mode; 'e' its follow_error;
  * 'c' pchmod(arg); 'd' pdetach(); 'T' start a thread that writes base+arg
  * in a loop (a fault kills the peer), 'R' one that reads [base + arg, +2 MiB)
  * in a loop (SIGSEGV tolerated, SIGBUS kills the peer); 't' stops it */
