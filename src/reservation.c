@@ -299,9 +299,11 @@ rsv_msync(const void *addr, size_t len)
 static void
 zero(struct rsv *r, uint64_t off, uint64_t len)
 {
+	if (!len)
+		return;
+	TH_POINT("rsv.zero");
 	/* non-temporal: a grown range is not about to be read back */
-	if (len)
-		r->memset(r->base + off, 0, len, PMEM2_F_MEM_NONTEMPORAL);
+	r->memset(r->base + off, 0, len, PMEM2_F_MEM_NONTEMPORAL);
 }
 
 void

@@ -11,9 +11,12 @@
  * as zero, is not heap, and is zeroed by every grow into it.  "the kernel
  * maps a 1 GiB device in whole units" measures, without the library, what
  * Linux permits inside such a mapping: the library's choice rests on it.
+ * Linked with the test build (testhook.h) for one crash point: a shrink
+ * killed before it zeroed the tail.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include <unistd.h>
 
 #include "pheap.h"
+#include "testhook.h"
 #include "util.h"
 
 #define DEFAULT_BASE 0x2a0002000000UL	/* POOL_DEFAULT_BASE */
@@ -313,6 +317,78 @@ test_gib_boundary(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
+/* 1 if the device holds byte c all over heap bytes [off, off + len) of the
+ * first unit, read without the library */
+static int
+device_holds(uint64_t off, uint64_t len, unsigned char c)
+{
+	int fd = open(devpath, O_RDONLY);
+	unsigned char *p;
+	int ok = 1;
+
+	if (fd < 0)
+		return 0;
+	p = mmap(NULL, unit, PROT_READ, MAP_SHARED, fd, (off_t)unit);
+	close(fd);
+	if (p == MAP_FAILED)
+		return 0;
+	for (uint64_t o = off; o < off + len && ok; o++)
+		ok = p[o] == c;
+	munmap(p, unit);
+	return ok;
+}
+
+/* a child: learns which crash point of its shrink zeroes the tail, then
+ * shrinks again and is killed there (SIGKILL) */
+static int
+shrink_dies_before_zero(void *arg)
+{
+	const uint64_t U = unit;
+	unsigned long k = 0;
+
+	(void)arg;
+	if (pattach("dd", 2, PHEAP_ATTACH))
+		return 1;
+	base = pheap_base();
+	if (pbrk(B(U - PG)) != (long)B(U - PG))
+		return 1;
+	testhook_crash_at(0);
+	if (pbrk(B(U - 2 * PG)) != (long)B(U - 2 * PG))
+		return 2;
+	for (unsigned long i = 0; i < testhook_count() && !k; i++)
+		if (strcmp(testhook_trace(i), "rsv.zero") == 0)
+			k = i + 1;
+	if (!k || pbrk(B(U - PG)) != (long)B(U - PG))
+		return 3;
+	memset(base + U - 2 * PG, 0x44, PG);
+	if (ppersist(base + U - 2 * PG, PG))
+		return 4;
+	testhook_crash_at(k);
+	pbrk(B(U - 2 * PG));
+	return 5;
+}
+
+/*
+ * 1 GiB: a shrink killed after its new break is durable but before it
+ * zeroed the tail: the next read-write attach finishes its round, and
+ * zeroes the tail first
+ */
+static void
+test_gib_killed_shrink(void)
+{
+	const uint64_t U = unit;
+
+	CU_ASSERT_EQUAL(tu_child(shrink_dies_before_zero, NULL), 128 + SIGKILL);
+	/* the heap's old bytes, past the durable break now */
+	CU_ASSERT(device_holds(U - 2 * PG, PG, 0x44));
+	CU_ASSERT_EQUAL_FATAL(pattach("dd", 2, PHEAP_ATTACH), 0);
+	CU_ASSERT_EQUAL(pbrk(0), B(U - 2 * PG));
+	CU_ASSERT(holds(U - 3 * PG, PG, 0x11));
+	CU_ASSERT(tail_ok(U - 2 * PG));
+	CU_ASSERT(device_holds(U - 2 * PG, PG, 0));
+	CU_ASSERT_EQUAL(pdetach(), 0);
+}
+
 static const char *
 said(int err)
 {
@@ -398,6 +474,7 @@ main(void)
 		{ "format, create, grow to capacity, regrow zero", test_format_create_grow },
 		{ "a second process sees grow and shrink", test_second_process },
 		{ "1 GiB: across the unit boundary, the tail past the break", test_gib_boundary },
+		{ "1 GiB: a shrink killed before zeroing the tail", test_gib_killed_shrink },
 		{ "1 GiB: the kernel maps the device in whole units", test_gib_kernel_units },
 		{ "reformat needs force", test_reformat },
 	};
