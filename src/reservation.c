@@ -20,8 +20,9 @@
  *
  * Units.  The backing is mapped in units (rsv_new's unit): 2 MiB, or the
  * 1 GiB of a device-dax device aligned so, which the kernel maps only in
- * whole units -- an mmap, munmap or mprotect that would split one fails
- * with EINVAL (measured: tests/test_devdax.c).  So what is mapped is
+ * whole units -- an mmap of less than one, a munmap or mprotect that would
+ * split one fail with EINVAL, an mmap MAP_FIXED over part of one with
+ * ENOMEM (measured: tests/test_devdax.c).  So what is mapped is
  * [base, end), end = the break rounded up to the unit: the heap, and on a
  * 1 GiB device the tail, the last unit's part past the break, mapped like
  * the heap (readable, and writable if the heap is).  The tail is not heap:
