@@ -236,7 +236,7 @@ map_heap(struct state *s, const void *id, size_t len)
 		repair_owner(s, &o);
 	repair_mode(s, &o);
 	ret = rsv_new(&s->rsv, s->hdr.base, s->hdr.capacity, s->dev.fd,
-		s->hdr.data_off, s->rdonly);
+		s->hdr.data_off, s->dev.io.lim.unit, s->rdonly);
 	if (ret == 0)
 		ret = state_set_len(s, s->hdr.brk, RSV_POPULATE_READ);
 	return ret;

@@ -14,6 +14,15 @@
  * larger heap wrote: pbrk zeroes a grown range once mapped (grow_zeroed
  * is 0).
  *
+ * The kernel maps a device only in units of its alignment (it refuses a
+ * mapping, an unmap or a protection change that would split one), and a
+ * pheap accepts 2 MiB and 1 GiB: the header area is the first unit, so
+ * the data starts at device offset 2 MiB or 1 GiB, and the header's base
+ * and capacity are unit multiples (hdr_validate holds them to io.lim.unit).
+ * A 2 MiB device is laid out exactly as before 1 GiB devices were
+ * accepted.  On a 1 GiB device the heap's mapping extends past the break
+ * to the next unit boundary: reservation.c says what that tail is.
+ *
  * A device node belongs to root (udev) and its mode lives in devtmpfs:
  * nothing makes a pchmod durable (attach re-applies the header's mode),
  * and on a node root owns the header names the pheap's owner -- only whom
@@ -90,11 +99,13 @@ dax_check(const struct dev *d, dev_t rdev, struct daxdev_info *di)
 		return err_set(ENOTSUP, "%s (%s) is not an NVDIMM namespace; "
 			"libpmem2 1.12 cannot map such devices (pmem/pmdk#6160)",
 			d->path, di->name);
-	if (di->align != PHEAP_PAGE_SIZE)
+	if (di->align != PHEAP_PAGE_SIZE && di->align != HDR_MAX_DATA_OFF)
 		return err_set(ENOTSUP, "%s: alignment %#llx; pheaps need a "
-			"2 MiB aligned device (ndctl create-namespace -a 2M)",
-			d->path, (unsigned long long)di->align);
-	if (di->size < HDR_AREA_SIZE + PHEAP_PAGE_SIZE)
+			"2 MiB or 1 GiB aligned device (ndctl create-namespace "
+			"-a 2M or -a 1G)", d->path,
+			(unsigned long long)di->align);
+	/* the header area and at least one unit of data */
+	if (di->size < 2 * di->align)
 		return err_set(ENOTSUP, "%s is too small", d->path);
 	return 0;
 }
@@ -124,7 +135,7 @@ dax_map(const struct dev *d, uint64_t off, uint64_t len, int rdonly,
 	return 0;
 }
 
-/* maps the first alignment unit: header and runtime page */
+/* maps the first unit (2 MiB or 1 GiB): header and runtime page */
 static int
 dax_map_header(struct dev *d, struct devdax *x)
 {
@@ -156,9 +167,11 @@ dax_open(struct dev *d, const struct stat *st)
 	ret = dax_map_header(d, x);
 	if (ret)
 		return ret;
-	d->io.lim.data_off = HDR_AREA_SIZE;
-	d->io.lim.max_capacity = (di.size - HDR_AREA_SIZE) &
-		~(PHEAP_PAGE_SIZE - 1);
+	/* the kernel maps the device only in units of its alignment: the
+	 * header area is one, the data starts at the next (header.h) */
+	d->io.lim.unit = di.align;
+	d->io.lim.data_off = di.align;
+	d->io.lim.max_capacity = (di.size - di.align) & ~(di.align - 1);
 	if (d->io.lim.max_capacity > HDR_MAX_SPAN)
 		d->io.lim.max_capacity = HDR_MAX_SPAN;
 	return 0;

@@ -132,6 +132,7 @@ file_open(struct dev *d, const struct stat *st)
 	(void)st;
 	d->io.lim.max_capacity = HDR_MAX_SPAN;
 	d->io.lim.data_off = HDR_AREA_SIZE;
+	d->io.lim.unit = PHEAP_PAGE_SIZE;
 	return 0;
 }
 

@@ -7,12 +7,14 @@
  * Grow:   allocate zeroed storage, map it here (populated, writable), make
  *         the new break durable, then the round: ring, wait (bounded) for
  *         every attached process to look at the header.
- * Shrink: make the new break durable, unmap here, the round, and only then
- *         free the storage (so no process that followed in time maps it).
+ * Shrink: make the new break durable, unmap here (on a 1 GiB device only
+ *         whole units: zero what stays mapped past the break), the round,
+ *         and only then free the storage (so no process that followed in
+ *         time maps it).
  * "pending" is set in the runtime page before the header is written and
  * cleared at the end of the round.  A crash between steps leaves the old or
- * the new break durable; storage beyond it, and processes that have not
- * looked, are dealt with by whoever next finds "pending" set.
+ * the new break durable; storage beyond it, the tail past it, and processes
+ * that have not looked, are dealt with by whoever next finds "pending" set.
  */
 #include <errno.h>
 #include <string.h>
@@ -40,9 +42,10 @@ grow_local(struct hdr *h, uint64_t old, uint64_t want)
 
 	if (ret == 0)
 		ret = set_local(want, RSV_POPULATE_WRITE);
-	/* storage that keeps what an earlier, larger heap wrote there */
+	/* storage that keeps what an earlier, larger heap wrote there (and
+	 * on a 1 GiB device what was written past the break) */
 	if (ret == 0 && !dev_grow_zeroed(&st.dev))
-		rsv_zero(st.rsv, old, want - old);
+		rsv_zero_grown(st.rsv, old, want);
 	return ret;
 }
 
@@ -99,8 +102,11 @@ change(uint64_t want)
 	if (ret)
 		return undo(&h, ret);
 	st.hdr.brk = want;
-	if (want < old)
+	if (want < old) {
 		(void)set_local(want, RSV_POPULATE_READ);
+		/* what stays mapped past the break reads as zero */
+		rsv_zero_tail(st.rsv, want, old);
+	}
 	TH_POINT("brk.publish");
 	return sync_round(&st, &h);
 }

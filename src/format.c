@@ -5,7 +5,9 @@
  * The library never writes to a device it did not format: finding and
  * creating pheaps only ever touch devices whose header is valid.  This
  * call writes a "free" header (no id, break 0, capacity = device size less
- * the 2 MiB header area); PHEAP_CREATE can then claim the device.
+ * the header area, which is one unit of the device's alignment: 2 MiB or
+ * 1 GiB); PHEAP_CREATE can then claim the device.  Its base is only a
+ * placeholder the creator replaces, but it must validate: a unit multiple.
  */
 #include <errno.h>
 #include <string.h>
@@ -50,7 +52,7 @@ pheap_format_device(const char *path, unsigned long flags)
 		goto unlock;
 	}
 	memset(&h, 0, sizeof(h));
-	h.base = FORMAT_BASE;
+	h.base = (FORMAT_BASE + d.io.lim.unit - 1) & ~(d.io.lim.unit - 1);
 	h.data_off = d.io.lim.data_off;
 	h.capacity = d.io.lim.max_capacity;
 	if (f.ok)

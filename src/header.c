@@ -10,6 +10,13 @@
  * checksum rejects.  Because the copies are equal between updates, a later
  * corruption of one copy is repaired by the other instead of silently
  * reverting to an older break.
+ *
+ * The unit (struct hdr_limits) is what the backing is mapped in: 2 MiB for
+ * files and most devices, 1 GiB for a device with that alignment.  The
+ * data starts one unit into the backing, and base and capacity are unit
+ * multiples, so the heap can always be mapped in whole units; the break
+ * keeps its 2 MiB granularity.  The format is the same for both: only the
+ * values differ, and a 2 MiB header is exactly what it always was.
  */
 #include <endian.h>
 #include <errno.h>
@@ -25,10 +32,10 @@ struct hdr_media {
 	uint32_t version;	/* HDR_VERSION */
 	uint32_t size;		/* sizeof(struct hdr_media) */
 	uint64_t seq;		/* incremented by every update */
-	uint64_t base;		/* virtual address of the heap, 2 MiB aligned */
+	uint64_t base;		/* virtual address of the heap, unit aligned */
 	uint64_t brk;		/* break - base, PHEAP_PAGE_SIZE multiple */
-	uint64_t capacity;	/* largest brk, PHEAP_PAGE_SIZE multiple */
-	uint64_t data_off;	/* device offset of the heap, HDR_AREA_SIZE */
+	uint64_t capacity;	/* largest brk, unit multiple */
+	uint64_t data_off;	/* device offset of the heap: one unit */
 	uint64_t ctime_ns;	/* creation time, ns since the Epoch */
 	uint64_t usc;		/* unsafe shutdown count (devdax), else 0 */
 	uint32_t uid;		/* owner's uid */
@@ -137,15 +144,22 @@ hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
 }
 
 static int
+is_multiple(uint64_t v, uint64_t unit)
+{
+	/* unit 0 (a limits table that forgot it) allows nothing */
+	return unit && (v & (unit - 1)) == 0;
+}
+
+static int
 is_page_multiple(uint64_t v)
 {
-	return (v & (PHEAP_PAGE_SIZE - 1)) == 0;
+	return is_multiple(v, PHEAP_PAGE_SIZE);
 }
 
 int
 hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 {
-	uint64_t max_capacity = lim->max_capacity;
+	uint64_t max_capacity = lim->max_capacity, unit = lim->unit;
 
 	if (h->id_len == 0 && lim->allow_free && h->brk == 0)
 		;	/* formatted, free device */
@@ -159,8 +173,8 @@ hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 		return err_set(EUCLEAN, "header: data offset %#llx is not %#llx",
 			(unsigned long long)h->data_off,
 			(unsigned long long)lim->data_off);
-	if (!is_page_multiple(h->capacity) || h->capacity > HDR_MAX_SPAN ||
-			h->capacity > max_capacity)
+	if (!is_page_multiple(h->capacity) || !is_multiple(h->capacity, unit) ||
+			h->capacity > HDR_MAX_SPAN || h->capacity > max_capacity)
 		return err_set(EUCLEAN, "header: capacity %#llx invalid (limit %#llx)",
 			(unsigned long long)h->capacity,
 			(unsigned long long)max_capacity);
@@ -169,7 +183,8 @@ hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 			(unsigned long long)h->brk,
 			(unsigned long long)h->capacity);
 	/* everything the process claims for it must stay in user space */
-	if (!is_page_multiple(h->base) || h->base < HDR_ADDR_MIN ||
+	if (!is_page_multiple(h->base) || !is_multiple(h->base, unit) ||
+			h->base < HDR_ADDR_MIN ||
 			h->base > HDR_ADDR_MAX ||
 			/* the last page below 2^47 is not usable on x86-64 */
 			HDR_ADDR_MAX - h->base < h->capacity + HDR_RSV_EXTRA + PHEAP_PAGE_SIZE)

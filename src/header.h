@@ -21,7 +21,9 @@
 #define HDR_RUNTIME_OFF	8192		/* shared, volatile page (see sync.h) */
 #define HDR_AREA_SIZE	PHEAP_PAGE_SIZE	/* data starts here, 2 MiB aligned */
 #define HDR_MAX_SPAN	(PHEAP_MAX_PAGES * PHEAP_PAGE_SIZE)
-#define HDR_MAX_DATA_OFF (1UL << 30)	/* a 1 GiB aligned device */
+/* a 1 GiB aligned device: the kernel maps it only in 1 GiB units, so
+ * its header area is one unit and the data starts there */
+#define HDR_MAX_DATA_OFF (1UL << 30)
 
 /* address space claimed beyond the heap's capacity (PROT_NONE), as
  * pattach(3) documents: it once held libpmem2's reservation slack, which
@@ -53,6 +55,11 @@ struct hdr_limits {
 	uint64_t max_capacity;	/* largest hdr.capacity */
 	uint64_t data_off;	/* the only valid hdr.data_off */
 	int allow_free;		/* id_len 0: a formatted device with no pheap */
+	/* the backing is mapped in units of this many bytes (a power of two:
+	 * PHEAP_PAGE_SIZE, or a device's 1 GiB alignment): hdr.base and
+	 * hdr.capacity are multiples of it, the break only of
+	 * PHEAP_PAGE_SIZE */
+	uint64_t unit;
 };
 
 struct hdr_io {

@@ -427,11 +427,15 @@ place_file(int dfd, const char *dir, const char *name, const struct hdr *h,
 	return ret;
 }
 
-/* a free device's header, made the new pheap's */
+/* a free device's header, made the new pheap's.  A device mapped in
+ * 1 GiB units needs a 1 GiB aligned base: the one asked for (PHEAP_BASE,
+ * or the default), rounded up to the unit */
 static int
 claim_header(struct hdr *h, const struct hdr *proto, const struct dev *d)
 {
-	h->base = proto->base;
+	uint64_t unit = d->io.lim.unit;
+
+	h->base = (proto->base + unit - 1) & ~(unit - 1);
 	h->brk = 0;
 	h->ctime_ns = proto->ctime_ns;
 	h->uid = proto->uid;

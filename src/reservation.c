@@ -23,6 +23,21 @@
  * them -- first writes run at memory speed instead of a fault per 4 KiB,
  * and write-back only write-protects a PMD, it does not split it.
  *
+ * Units.  The backing is mapped in units (rsv_new's unit): 2 MiB, or the
+ * 1 GiB of a device-dax device aligned so, which the kernel maps only in
+ * whole units -- an mmap of less than one, a munmap or mprotect that would
+ * split one fail with EINVAL, an mmap MAP_FIXED over part of one with
+ * ENOMEM (measured: tests/test_devdax.c).  So what is mapped is
+ * [base, end), end = the break rounded up to the unit: the heap, and on a
+ * 1 GiB device the tail, the last unit's part past the break, mapped like
+ * the heap (readable, and writable if the heap is).  The tail is not heap:
+ * it reads as zero -- a grow zeroes whatever it maps anew, whole units
+ * (rsv_zero_grown), and a shrink the part of the old heap left in the
+ * tail (rsv_zero_tail) -- and nothing written there is kept: a grow zeroes
+ * a range of the tail before it becomes heap.  The invariant above holds
+ * unit by unit: a grow maps only units past the old end, a shrink replaces
+ * only units past the new end, and pages below the break stay untouched.
+ *
  * libpmem2 is used for what it knows: the store granularity, and the
  * persist and memset functions for it, from a probe mapping of the header
  * area of the same file.  Not for the heap's mappings: deleting a pmem2_map
@@ -65,13 +80,15 @@ struct rsv {
 	uint64_t claim;		/* bytes of address space owned from base */
 	uint64_t span;		/* the largest heap (capacity) */
 	uint64_t data_off;	/* device offset of heap offset 0 */
+	uint64_t unit;		/* mapped in multiples of this (a power of 2) */
 	int fd;
 	int rdonly;
 	int sync_flags;		/* MAP_SHARED_VALIDATE | MAP_SYNC, or 0 */
 	enum pmem2_granularity gran;
 	struct pmem2_source *src;
 	int claimed;
-	uint64_t len;		/* heap bytes mapped */
+	uint64_t len;		/* heap bytes (the break); mapped up to
+				 * unit_end(len) */
 	pmem2_persist_fn persist;
 	pmem2_memset_fn memset;
 };
@@ -128,7 +145,8 @@ rsv_populate(struct rsv *r, uint64_t off, uint64_t len, enum rsv_populate pop)
 	return 0;
 }
 
-/* libpmem2's store granularity for this file: map its header area once */
+/* libpmem2's store granularity for this file: map its header area (one
+ * unit) once */
 static int
 probe_granularity(struct rsv *r)
 {
@@ -139,7 +157,7 @@ probe_granularity(struct rsv *r)
 	if (ret)
 		return err_pmem2(ret, "pmem2_config_new");
 	pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
-	pmem2_config_set_length(cfg, HDR_AREA_SIZE);
+	pmem2_config_set_length(cfg, r->unit);
 	pmem2_config_set_sharing(cfg, PMEM2_SHARED);
 	pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
 	ret = pmem2_map_new(&map, cfg, r->src);
@@ -174,17 +192,24 @@ claim(struct rsv *r)
 
 int
 rsv_new(struct rsv **rp, uint64_t base, uint64_t span, int fd,
-	uint64_t data_off, int rdonly)
+	uint64_t data_off, uint64_t unit, int rdonly)
 {
-	struct rsv *r = calloc(1, sizeof(*r));
+	struct rsv *r;
 	int ret;
 
+	/* hdr_validate holds them to it: whole units stay inside the claim */
+	if (!unit || (unit & (unit - 1)) || ((base | span) & (unit - 1)))
+		return err_set(EINVAL, "heap %#llx+%#llx is not in units of %#llx",
+			(unsigned long long)base, (unsigned long long)span,
+			(unsigned long long)unit);
+	r = calloc(1, sizeof(*r));
 	if (!r)
 		return err_set(ENOMEM, "out of memory");
 	r->base = (char *)(uintptr_t)base;
 	r->span = span;
 	r->claim = span + HDR_RSV_EXTRA;
 	r->data_off = data_off;
+	r->unit = unit;
 	r->fd = fd;
 	r->rdonly = rdonly;
 	ret = pmem2_source_from_fd(&r->src, fd);
@@ -224,26 +249,30 @@ map_range(struct rsv *r, uint64_t off, uint64_t len)
 	return 0;
 }
 
+/* where the mapping of a heap of len bytes ends: len rounded up to a unit */
+static uint64_t
+unit_end(const struct rsv *r, uint64_t len)
+{
+	return (len + r->unit - 1) & ~(r->unit - 1);
+}
+
 int
 rsv_set_len(struct rsv *r, uint64_t len)
 {
-	int ret;
+	uint64_t have = unit_end(r, r->len), want = unit_end(r, len);
+	int ret = 0;
 
 	if (len > r->span)
 		return err_set(ENOMEM, "break beyond the reserved range");
-	if (len > r->len) {
-		ret = map_range(r, r->len, len - r->len);
-		if (ret == 0)
-			r->len = len;
-		return ret;
-	}
-	if (len < r->len) {
-		ret = placeholder(r->base + len, r->len - len);
-		if (ret == 0)
-			r->len = len;
-		return ret;
-	}
-	return 0;
+	/* whole units only: nothing below the break (nor the tail that
+	 * stays) is unmapped, remapped or reprotected */
+	if (want > have)
+		ret = map_range(r, have, want - have);
+	else if (want < have)
+		ret = placeholder(r->base + want, have - want);
+	if (ret == 0)
+		r->len = len;
+	return ret;
 }
 
 uint64_t
@@ -281,12 +310,31 @@ rsv_msync(const void *addr, size_t len)
 	return 0;
 }
 
-void
-rsv_zero(struct rsv *r, uint64_t off, uint64_t len)
+static void
+zero(struct rsv *r, uint64_t off, uint64_t len)
 {
+	if (!len)
+		return;
+	TH_POINT("rsv.zero");
 	/* non-temporal: a grown range is not about to be read back */
-	if (len)
-		r->memset(r->base + off, 0, len, PMEM2_F_MEM_NONTEMPORAL);
+	r->memset(r->base + off, 0, len, PMEM2_F_MEM_NONTEMPORAL);
+}
+
+void
+rsv_zero_grown(struct rsv *r, uint64_t old, uint64_t len)
+{
+	uint64_t end = unit_end(r, len);
+
+	/* units mapped anew show all they hold: the tail past len too */
+	zero(r, old, (end > unit_end(r, old) ? end : len) - old);
+}
+
+void
+rsv_zero_tail(struct rsv *r, uint64_t len, uint64_t upto)
+{
+	uint64_t end = unit_end(r, len);
+
+	zero(r, len, (upto < end ? upto : end) - len);
 }
 
 void

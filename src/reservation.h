@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * reservation.h -- a pheap's address range in this process: a
- * pmem2_vm_reservation at the fixed base, grown and shrunk with the break.
+ * reservation.h -- a pheap's address range in this process, at the fixed
+ * base, its mapping grown and shrunk with the break in whole units.
  */
 #ifndef PHEAP_RESERVATION_H
 #define PHEAP_RESERVATION_H
@@ -25,14 +25,15 @@ enum rsv_populate {
 /*
  * Claims [base, base + span + HDR_RSV_EXTRA) of the address space for a heap
  * of at most span bytes, mapped from device offset data_off of fd (which
- * must stay open); -EEXIST if any page of it is already mapped (that mapping
- * is left alone).
+ * must stay open) in units of unit bytes (base and span are multiples of
+ * it; data_off is the header area, one unit); -EEXIST if any page of it is
+ * already mapped (that mapping is left alone).
  */
 PHEAP_HIDDEN int rsv_new(struct rsv **r, uint64_t base, uint64_t span,
-	int fd, uint64_t data_off, int rdonly);
-/* maps [base, base + len) and unmaps beyond.  A page that stays below the
- * break is never touched (mapping, protection, locking and advice stay as
- * the application left them). */
+	int fd, uint64_t data_off, uint64_t unit, int rdonly);
+/* maps [base, base + len rounded up to the unit) and unmaps beyond.  A
+ * page that stays below the break is never touched (mapping, protection,
+ * locking and advice stay as the application left them). */
 PHEAP_HIDDEN int rsv_set_len(struct rsv *r, uint64_t len);
 /* gives [off, off + len) of the heap its page-table entries; the TRY
  * variants ignore failures (and a range unmapped meanwhile) */
@@ -45,8 +46,13 @@ PHEAP_HIDDEN int rsv_is_dax(const struct rsv *r);
 PHEAP_HIDDEN int rsv_persist(struct rsv *r, const void *addr, size_t len);
 /* msync of the pages holding [addr, addr + len): safe on any address */
 PHEAP_HIDDEN int rsv_msync(const void *addr, size_t len);
-/* zeroes [off, off + len) of the mapped heap durably (devdax grows) */
-PHEAP_HIDDEN void rsv_zero(struct rsv *r, uint64_t off, uint64_t len);
+/* after a grow from old to len bytes (mapped now) on storage that keeps
+ * old contents (devdax): zeroes [old, len) durably, and all of every unit
+ * the grow mapped anew -- its tail past len too */
+PHEAP_HIDDEN void rsv_zero_grown(struct rsv *r, uint64_t old, uint64_t len);
+/* zeroes durably the tail of a heap of len bytes (mapped now): the part of
+ * [len, upto) below the next unit boundary; nothing with 2 MiB units */
+PHEAP_HIDDEN void rsv_zero_tail(struct rsv *r, uint64_t len, uint64_t upto);
 /* unmaps everything and gives the whole claimed range back */
 PHEAP_HIDDEN void rsv_delete(struct rsv **r);
 

@@ -34,7 +34,8 @@
  * leaves it set; whoever next holds the break lock -- any pbrk or pchmod, a
  * read-write pattach, or a sync thread that finds it set and the lock free
  * on its periodic look (every second) -- runs the round again from the
- * durable header: ring, wait, free storage beyond the break.
+ * durable header: ring, wait, free storage beyond the break (and zero the
+ * tail past it on a 1 GiB device, see reservation.c).
  *
  * The sync thread never runs in a signal handler: application signal
  * handlers are not touched at all.
@@ -381,6 +382,10 @@ sync_orphan(struct state *s)
 	ret = state_set_len(s, h.brk, RSV_TRY_POPULATE_WRITE);
 	pthread_mutex_unlock(&s->follow);
 	__atomic_store_n(&s->follow_err, ret, __ATOMIC_RELEASE);
+	/* a shrink that died before zeroing the tail past its break (1 GiB
+	 * devices): the break lock keeps the break there meanwhile */
+	if (ret == 0)
+		rsv_zero_tail(s->rsv, h.brk, UINT64_MAX);
 	return sync_round(s, &h);
 }
 

@@ -117,6 +117,7 @@ test_choice(void)
 	CU_ASSERT_PTR_NULL(d.priv);
 	CU_ASSERT_EQUAL(d.io.lim.data_off, HDR_AREA_SIZE);
 	CU_ASSERT_EQUAL(d.io.lim.max_capacity, HDR_MAX_SPAN);
+	CU_ASSERT_EQUAL(d.io.lim.unit, PHEAP_PAGE_SIZE);
 	CU_ASSERT_FALSE(d.io.lim.allow_free);
 	dev_close(&d);
 	CU_ASSERT_EQUAL(d.fd, -1);

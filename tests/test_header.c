@@ -13,7 +13,7 @@
 
 #define DEVSZ (3 * HDR_SLOT_SIZE)
 
-static const struct hdr_limits file_lim = { HDR_MAX_SPAN, HDR_AREA_SIZE, 0 };
+static const struct hdr_limits file_lim = { HDR_MAX_SPAN, HDR_AREA_SIZE, 0, PG };
 
 /* an in-memory device whose writes can be cut short, like a crash */
 struct memdev {
@@ -50,7 +50,7 @@ mem_write(void *ctx, uint64_t off, const void *buf, size_t len)
 static struct hdr_io
 mem_io(struct memdev *m)
 {
-	struct hdr_io io = { mem_read, mem_write, m, { HDR_MAX_SPAN, HDR_AREA_SIZE, 0 } };
+	struct hdr_io io = { mem_read, mem_write, m, { HDR_MAX_SPAN, HDR_AREA_SIZE, 0, PG } };
 
 	return io;
 }
@@ -114,8 +114,8 @@ test_validate(void)
 #undef BAD
 	h = sample();
 	h.capacity = 8 * PG;
-	struct hdr_limits dev8 = { 8 * PG, HDR_AREA_SIZE, 1 };
-	struct hdr_limits dev6 = { 6 * PG, HDR_AREA_SIZE, 1 };
+	struct hdr_limits dev8 = { 8 * PG, HDR_AREA_SIZE, 1, PG };
+	struct hdr_limits dev6 = { 6 * PG, HDR_AREA_SIZE, 1, PG };
 	CU_ASSERT_EQUAL(hdr_validate(&h, &dev8), 0);
 	CU_ASSERT_EQUAL(hdr_validate(&h, &dev6), -EUCLEAN);
 	h.brk = 10 * PG;
@@ -132,6 +132,54 @@ test_validate(void)
 	h = sample();
 	h.data_off = 1UL << 30;
 	CU_ASSERT_EQUAL(hdr_validate(&h, &file_lim), -EUCLEAN);
+}
+
+/*
+ * A 1 GiB aligned device is mapped in 1 GiB units: its data starts 1 GiB in,
+ * base and capacity are 1 GiB multiples, and the break keeps its 2 MiB
+ * granularity.  What a 2 MiB device or a file accepts is unchanged.
+ */
+static void
+test_validate_gib_unit(void)
+{
+	const uint64_t GiB = 1UL << 30;
+	struct hdr_limits gib = { 2 * GiB, GiB, 1, GiB };
+	struct hdr h = sample();
+
+	h.base = 0x2a0040000000ULL;
+	h.capacity = 2 * GiB;
+	h.data_off = GiB;
+	h.brk = GiB + PG;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), 0);
+	h.brk = PG;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), 0);
+	h.brk = 2 * GiB;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), 0);
+	h.brk = GiB + PG;
+	h.base = 0x2a0002000000ULL;	/* 2 MiB aligned, not 1 GiB */
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), -EUCLEAN);
+	h.base = 0x2a0040000000ULL;
+	h.capacity = GiB + PG;		/* within the device, not a unit */
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), -EUCLEAN);
+	h.capacity = 2 * GiB;
+	h.data_off = HDR_AREA_SIZE;	/* a 2 MiB device's layout */
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), -EUCLEAN);
+	/* ... which a 2 MiB device, and only it, accepts as before */
+	struct hdr_limits mib = { 2 * GiB, HDR_AREA_SIZE, 1, PG };
+	CU_ASSERT_EQUAL(hdr_validate(&h, &mib), 0);
+	h.base = 0x2a0002000000ULL;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &mib), 0);
+	/* a free 1 GiB device, as pheap_format_device writes it */
+	h = sample();
+	h.id_len = 0;
+	h.brk = 0;
+	h.base = 0x2a0040000000ULL;
+	h.capacity = 2 * GiB;
+	h.data_off = GiB;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &gib), 0);
+	/* a table without a unit allows no header at all */
+	struct hdr_limits none = { 2 * GiB, GiB, 1, 0 };
+	CU_ASSERT_EQUAL(hdr_validate(&h, &none), -EUCLEAN);
 }
 
 /*
@@ -282,6 +330,7 @@ main(void)
 	static const struct tu_test tests[] = {
 		{ "encode/decode round trip", test_roundtrip },
 		{ "validation of every field", test_validate },
+		{ "a 1 GiB unit: base, capacity, data offset", test_validate_gib_unit },
 		{ "id length out of range is damage", test_id_len_out_of_range },
 		{ "single bit flips are repaired by the mirror", test_every_bit_flip },
 		{ "random garbage is never a header", test_random_garbage },

@@ -349,6 +349,9 @@ peer_do(struct toucher *t, char op, unsigned long arg)
 	case 'r':
 	case 'w':
 		return tu_touch_faults(base + arg, op == 'w');
+	case 'g':
+		return tu_touch_faults(base + arg, 0) ? -1 :
+			(long)(unsigned char)base[arg];
 	case 'm':
 		return pheap_info(&info) ? -1 : (long)info.mode;
 	case 'e':

@@ -55,7 +55,8 @@ struct tu_peer {
 /* forks; the child detaches what it inherited and attaches id (rdonly) */
 int tu_peer_start(struct tu_peer *p, const char *id, int rdonly);
 /* ops: 'b' pbrk(arg) result; 'r'/'w' 0 if reading/writing base+arg does
- * not fault, 1 if it does; 'm' pheap_info().mode; 'e' its follow_error;
+ * not fault, 1 if it does; 'g' the byte at base+arg, -1 if reading it
+ * faults; 'm' pheap_info().mode; 'e' its follow_error;
  * 'c' pchmod(arg); 'd' pdetach(); 'l' the byte at base+arg (a plain load);
  * 's' stores the byte arg & 0xff at base + (arg >> 8) (a plain store);
  * 'T' start a thread that writes base+arg

@@ -84,10 +84,10 @@ mem_write(void *ctx, uint64_t off, const void *buf, size_t len)
 
 /* the backings a header may be read from */
 static const struct hdr_limits lims[4] = {
-	{ HDR_MAX_SPAN, HDR_AREA_SIZE, 0 },		/* a file */
-	{ 62 * PG, HDR_AREA_SIZE, 1 },			/* a 128 MiB devdax */
-	{ HDR_MAX_SPAN, HDR_MAX_DATA_OFF, 1 },		/* 1 GiB aligned device */
-	{ 0, HDR_AREA_SIZE, 1 },			/* a device with no room */
+	{ HDR_MAX_SPAN, HDR_AREA_SIZE, 0, PG },		/* a file */
+	{ 62 * PG, HDR_AREA_SIZE, 1, PG },		/* a 128 MiB devdax */
+	{ HDR_MAX_SPAN, HDR_MAX_DATA_OFF, 1, HDR_MAX_DATA_OFF }, /* 1 GiB aligned device */
+	{ 0, HDR_AREA_SIZE, 1, PG },			/* a device with no room */
 };
 
 static void
@@ -118,12 +118,12 @@ oracle_valid(const struct hdr *h, uint32_t raw_id_len,
 		return 0;
 	if (h->mode > 0777 || h->data_off != l->data_off)
 		return 0;
-	if (h->capacity % PG || h->capacity > HDR_MAX_SPAN ||
+	if (h->capacity % PG || h->capacity % l->unit || h->capacity > HDR_MAX_SPAN ||
 			h->capacity > l->max_capacity)
 		return 0;
 	if (h->brk % PG || h->brk > h->capacity)
 		return 0;
-	if (h->base % PG || h->base < HDR_ADDR_MIN)
+	if (h->base % PG || h->base % l->unit || h->base < HDR_ADDR_MIN)
 		return 0;
 	/* capacity <= 1 TiB: no overflow in 64 bits for any 47-bit base */
 	if (h->base > HDR_ADDR_MAX ||

@@ -101,6 +101,7 @@ headers(void)
 	/* a 1 GiB aligned device */
 	dev = sample();
 	dev.data_off = HDR_MAX_DATA_OFF;
+	dev.base = 0x2a0040000000ULL;	/* a unit multiple, as created there */
 	header_seed("gib-aligned", 0x20, &dev, &dev);
 	/* a 256-byte id; the highest base a full-size heap may have */
 	h = sample();

@@ -53,8 +53,8 @@ SETUP_LOG=/run/setup.log
 : >"$SETUP_LOG"
 
 # Everything the host told us: PHEAP_VM_MODE, VM_KIND, VM_BUS, VM_NS,
-# VM_VERBOSE, VM_CWD, VM_LOGLEVEL, VM_NONCE, VM_MOUNT_OPTS (written by
-# run-vm.sh).
+# VM_VERBOSE, VM_CWD, VM_LOGLEVEL, VM_NONCE, VM_MOUNT_OPTS, VM_DAX_ALIGN
+# (written by run-vm.sh).
 # shellcheck disable=SC1091 # generated per run
 . /pheap/config
 
@@ -186,8 +186,11 @@ any_node() { dax_node || pmem_node; }
 if [ "$VM_NS" = create ]; then
 	# -f: reconfigure even if the namespace is active or holds data.
 	if [ "$VM_KIND" = devdax ]; then
-		run ndctl create-namespace -f -e namespace0.0 -m devdax -a 2M ||
-			fail "ndctl create-namespace -m devdax failed"
+		# 2M, or 1G (--dax-align): the kernel then maps the device
+		# only in 1 GiB units, with 1 GiB pages
+		run ndctl create-namespace -f -e namespace0.0 -m devdax \
+			-a "${VM_DAX_ALIGN:-2M}" ||
+			fail "ndctl create-namespace -m devdax -a ${VM_DAX_ALIGN:-2M} failed"
 	else
 		run ndctl create-namespace -f -e namespace0.0 -m fsdax ||
 			fail "ndctl create-namespace -m fsdax failed"

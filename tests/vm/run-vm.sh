@@ -65,6 +65,9 @@ Options:
                       extended regular expression REGEX; exit 0 then
   --pmem-size SIZE    size of the pmem region/NVDIMM, e.g. 512M, 1G
                       (default 1G; a multiple of 128M)
+  --dax-align A       alignment of a devdax namespace: 2M (default) or 1G
+                      (1 GiB pages; the namespace loses its first GiB to
+                      the info block and padding: use --pmem-size 4G or so)
   --timeout SECS      kill the guest after SECS seconds (default 300)
   --share DIR         host directory to mount read-write in the guest at the
                       same absolute path (repeatable; default: the current
@@ -109,6 +112,7 @@ NFIT_IMAGE=
 NFIT_MODE=devdax
 KEEP_NS=0
 PMEM_SIZE=1G
+DAX_ALIGN=2M
 MOUNT_OPTS=dax
 CUT_RE=
 TIMEOUT=300
@@ -130,6 +134,7 @@ while [[ $# -gt 0 ]]; do
 	--nfit-mode) need_arg "$@"; NFIT_MODE=$2; shift 2 ;;
 	--keep-namespace) KEEP_NS=1; shift ;;
 	--pmem-size) need_arg "$@"; PMEM_SIZE=$2; shift 2 ;;
+	--dax-align) need_arg "$@"; DAX_ALIGN=$2; shift 2 ;;
 	--mount-opts) need_arg "$@"; MOUNT_OPTS=$2; shift 2 ;;
 	--power-cut) need_arg "$@"; CUT_RE=$2; shift 2 ;;
 	--timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
@@ -163,6 +168,7 @@ case $NFIT_MODE in devdax | fsdax) ;; *) die "--nfit-mode must be devdax or fsda
 [[ $TIMEOUT =~ ^[1-9][0-9]*$ ]] || die "--timeout must be a positive number of seconds"
 [[ $SMP =~ ^[1-9][0-9]*$ ]] || die "--smp must be a positive number"
 [[ $MOUNT_OPTS =~ ^[A-Za-z0-9_=,.]+$ ]] || die "--mount-opts: letters, digits, _ = , . only, not '$MOUNT_OPTS'"
+case $DAX_ALIGN in 2M | 1G) ;; *) die "--dax-align must be 2M or 1G, not '$DAX_ALIGN'" ;; esac
 if [[ -n $CUT_RE ]]; then
 	# status 2: REGEX is not a valid extended regular expression
 	[[ x =~ $CUT_RE ]] || [[ $? == 1 ]] || die "--power-cut: bad regular expression '$CUT_RE'"
@@ -624,6 +630,7 @@ VM_LOGLEVEL=$LOGLEVEL
 VM_CWD=$(shq "$CWD")
 VM_NONCE=$NONCE
 VM_MOUNT_OPTS=$MOUNT_OPTS
+VM_DAX_ALIGN=$DAX_ALIGN
 EOF
 
 : >"$STAGE/pheap/env"
@@ -699,7 +706,9 @@ QEMU+=(-append "$APPEND")
 # Boot, stream the console, collect the exit marker
 # ---------------------------------------------------------------------------
 CONSOLE_LOG=$RUN_DIR/console.log
-log "booting: mode=$MODE kind=$KIND bus=$BUS namespace=$NS_SETUP pmem=${PMEM_MIB}M timeout=${TIMEOUT}s"
+align=
+[[ $KIND == devdax ]] && align=" align=$DAX_ALIGN"
+log "booting: mode=$MODE kind=$KIND bus=$BUS namespace=$NS_SETUP pmem=${PMEM_MIB}M$align timeout=${TIMEOUT}s"
 start=$(date +%s.%N)
 # The console is streamed through a FIFO: a reader drops the serial line's
 # \r (and the expected fw_cfg "opt/" warning, see above) and tees it to our
