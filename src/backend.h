@@ -9,11 +9,14 @@
  *
  * Invariants every backend keeps (the library's crash reasoning rests on
  * them):
- *  - hdr_write returns only once the bytes are durable (header.c writes
- *    one copy, then the other);
- *  - grow returns only once [old, new_brk) is allocated durably, before
- *    any header names the new break; it fails with -ENOMEM, not later
- *    with SIGBUS, when the backing is full;
+ *  - hdr_write returns only once the bytes are durable, and with them what
+ *    the backing's size is (header.c writes one copy durably, then
+ *    mirrors it with hdr_write_lazy, if any);
+ *  - grow makes [old, new_brk) allocatable and zero; the header write
+ *    that names the new break makes it durable, and a header naming more
+ *    than size() is not believed (header.c); the backing being full
+ *    gives -ENOMEM from grow or from the populate that follows it in the
+ *    grower (never SIGBUS later);
  *  - trim is called only when nothing maps beyond brk any more, and a
  *    crash at any point of it leaves a backing that still holds the
  *    durable break (check_size);
@@ -56,6 +59,11 @@ struct backend_ops {
 	/* the header's I/O (struct hdr_io; ctx is the struct dev) */
 	int (*hdr_read)(void *ctx, uint64_t off, void *buf, size_t len);
 	int (*hdr_write)(void *ctx, uint64_t off, const void *buf, size_t len);
+	/* optional: written, durable later (NULL: hdr_write) */
+	int (*hdr_write_lazy)(void *ctx, uint64_t off, const void *buf,
+		size_t len);
+	/* optional: the backing's size in bytes now (NULL: fixed) */
+	uint64_t (*size)(void *ctx);
 	/* maps the header area (shared, read-only if d is) to d->area */
 	int (*map_area)(struct dev *d);
 	/* the heap's capacity now: h->capacity, capped by what the backing

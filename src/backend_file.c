@@ -24,8 +24,11 @@
  * -- and with 2 MiB folios that is 10x cheaper than fallocate's unwritten
  * extents, which each 2 MiB folio then converts.  On DAX, whose faults
  * allocate directly, and on kernels without MADV_POPULATE_WRITE (before
- * 5.14), it fallocates.  A crash between the truncate and the allocation
- * leaves the file at the old break, which the durable header still names.  The header is read with
+ * 5.14), it fallocates.  Nothing is synced here: the one msync of the
+ * header copy that names the new break commits the size and the
+ * allocation with it; a crash before leaves either the old size, or a
+ * copy naming storage the file lacks, which header.c does not believe --
+ * the old break, which the old copy names, stays the header.  The header is read with
  * pread (not through a mapping), so a truncated or hostile file cannot
  * crash us.
  *
@@ -107,7 +110,7 @@ file_read(void *ctx, uint64_t off, void *buf, size_t len)
 }
 
 static int
-file_write(void *ctx, uint64_t off, const void *buf, size_t len)
+file_write_lazy(void *ctx, uint64_t off, const void *buf, size_t len)
 {
 	struct dev *d = ctx;
 	ssize_t n = pwrite(d->fd, buf, len, (off_t)off);
@@ -116,7 +119,25 @@ file_write(void *ctx, uint64_t off, const void *buf, size_t len)
 		return err_sys(errno, "writing header of %s", d->path);
 	if ((size_t)n != len)
 		return err_set(EIO, "short header write to %s", d->path);
-	return file_sync(d, off);
+	return 0;
+}
+
+/* the page, and with it the file's size and allocation, durable */
+static int
+file_write(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	int ret = file_write_lazy(ctx, off, buf, len);
+
+	return ret ? ret : file_sync(ctx, off);
+}
+
+static uint64_t
+file_size(void *ctx)
+{
+	struct stat sb;
+
+	return fstat(((struct dev *)ctx)->fd, &sb) ? UINT64_MAX :
+		(uint64_t)sb.st_size;
 }
 
 static int
@@ -214,8 +235,9 @@ file_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 	off_t start = (off_t)(h->data_off + old);
 	int err;
 
+	/* what a crashed shrink left beyond the break goes first */
 	TH_POINT("dev.grow.truncate");
-	if (ftruncate(d->fd, start))
+	if (file_size(d) != (uint64_t)start && ftruncate(d->fd, start))
 		return err_sys(errno, "truncate %s", d->path);
 	if (populate_allocates(d)) {
 		TH_POINT("dev.grow.size");
@@ -224,7 +246,7 @@ file_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 
 			return errno == EFBIG ? -ENOMEM : ret;
 		}
-		return file_sync(d, 0);	/* the size, before a header names it */
+		return 0;	/* durable with the header that names it */
 	}
 	TH_POINT("dev.grow.fallocate");
 	err = posix_fallocate(d->fd, start, (off_t)(new_brk - old));
@@ -239,8 +261,8 @@ file_grow(struct dev *d, const struct hdr *h, uint64_t old, uint64_t new_brk)
 			return -ENOMEM;
 		return ret;
 	}
-	/* the allocation must be durable before a header points at it */
-	return file_sync(d, 0);
+	/* durable with the header that names it (header.c: size) */
+	return 0;
 }
 
 /* not made durable: a crash leaves a longer file, which the next grow
@@ -390,6 +412,8 @@ const struct backend_ops backend_file_ops = {
 	.close = file_close,
 	.hdr_read = file_read,
 	.hdr_write = file_write,
+	.hdr_write_lazy = file_write_lazy,
+	.size = file_size,
 	.map_area = file_map_area,
 	.capacity = file_capacity,
 	.kind = file_kind,

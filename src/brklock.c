@@ -35,7 +35,8 @@
  * lives).
  *
  * Waiters sleep on the word's pid half (a shared futex), woken when it is
- * dropped, and look at the holder every SLICE_MS.
+ * dropped (if they counted themselves in waiters; a count forged low only
+ * delays them to their next look), and look at the holder every SLICE_MS.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -210,9 +211,11 @@ nap(struct brklock *l, uint64_t w)
 {
 	struct timespec rel = { 0, SLICE_MS * 1000000L };
 
+	__atomic_fetch_add(&l->waiters, 1, __ATOMIC_SEQ_CST);
 	/* the pid half: the first 4 bytes on x86-64 */
 	syscall(SYS_futex, (uint32_t *)&l->word, FUTEX_WAIT, (uint32_t)w,
 		&rel, NULL, 0);
+	__atomic_fetch_sub(&l->waiters, 1, __ATOMIC_SEQ_CST);
 }
 
 static int
@@ -278,6 +281,10 @@ brklock_drop(struct brklock *l, int fd)
 			__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
 	/* the witness last: while the word is ours, it must be there */
 	lock_drop(fd, LOCK_BRK, 1);
-	syscall(SYS_futex, (uint32_t *)&l->word, FUTEX_WAKE, INT_MAX, NULL,
-		NULL, 0);
+	/* a waiter counts itself before it sleeps, and sleeps only while the
+	 * word is what it saw: after our store, either we see it counted or
+	 * its sleep fails at once.  A forged count only costs a wake. */
+	if (__atomic_load_n(&l->waiters, __ATOMIC_SEQ_CST))
+		syscall(SYS_futex, (uint32_t *)&l->word, FUTEX_WAKE, INT_MAX,
+			NULL, NULL, 0);
 }

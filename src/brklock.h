@@ -19,6 +19,8 @@ struct brklock {
 	uint64_t boot;		/* a hash of the boot id it ran under */
 	uint64_t pidns;		/* the inode of its pid namespace */
 	uint64_t witness;	/* 1: it holds LOCK_BRK for writing */
+	uint64_t waiters;	/* processes asleep on the word (a hint:
+				 * the holder wakes them only if any) */
 };
 
 /*

@@ -56,6 +56,8 @@ dev_setup(struct dev *d, const struct stat *st)
 {
 	d->io.read = d->ops->hdr_read;
 	d->io.write = d->ops->hdr_write;
+	d->io.write_lazy = d->ops->hdr_write_lazy;
+	d->io.size = d->ops->size;
 	d->io.ctx = d;
 	/* a free header (formatted, no pheap) only where a backing outlives
 	 * its pheap */

@@ -3,13 +3,24 @@
  * header.c -- the persistent pheap header.
  *
  * Two copies live at device offsets 0 and 4096, each in its own block so a
- * torn write can damage at most one.  In the steady state both hold the same
- * contents; an update writes the copy that was not read first, persists it,
- * then the other.  A crash therefore leaves either both copies intact, or one
- * intact copy of the old or new state beside one torn copy, which the
- * checksum rejects.  Because the copies are equal between updates, a later
- * corruption of one copy is repaired by the other instead of silently
- * reverting to an older break.
+ * torn write can damage at most one.  Version seq is written durably to
+ * slot seq % 2 -- the slot that does not hold the last durable version --
+ * and only then mirrored into the other slot, without waiting for that to
+ * be durable (io->write_lazy).  A crash therefore leaves the new version
+ * intact in its slot, or the old one intact in the other, whatever became
+ * of the torn or unwritten copy beside it, which the checksum rejects.
+ * One durable write per update: that is one msync on a file, the price of
+ * a pbrk.  Between updates the mirror makes both copies equal once written
+ * back, so a later corruption of one copy is repaired by the other rather
+ * than silently reverting to an older break.
+ *
+ * A copy must fit its backing (io->size): a file whose size the new break
+ * needs is extended, and that size made durable by the same sync as the
+ * copy (the journal commits it with the page) -- a crash between the page
+ * reaching the disk and that commit leaves a copy that names storage the
+ * file does not have.  Such a copy is not durable yet, and the older one is
+ * the header (if no copy fits, the newest is, and the caller's size check
+ * reports the damage).
  *
  * The unit (struct hdr_limits) is what the backing is mapped in: 2 MiB for
  * files and most devices, 1 GiB for a device with that alignment.  The
@@ -193,6 +204,23 @@ hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 	return 0;
 }
 
+/* the valid copy of highest seq; that fits the backing, if fit */
+static int
+newest(const struct hdr_io *io, const struct hdr *copy, const int *valid,
+	int fit)
+{
+	uint64_t size = fit && io->size ? io->size(io->ctx) : UINT64_MAX;
+	int best = -1;
+
+	for (int s = 0; s < HDR_NSLOTS; s++) {
+		if (!valid[s] || copy[s].data_off + copy[s].brk > size)
+			continue;
+		if (best < 0 || copy[s].seq > copy[best].seq)
+			best = s;
+	}
+	return best;
+}
+
 int
 hdr_load(const struct hdr_io *io, struct hdr_found *f)
 {
@@ -214,10 +242,10 @@ hdr_load(const struct hdr_io *io, struct hdr_found *f)
 			f->nclaims++;
 		}
 	}
-	int best = -1;
-	for (int s = 0; s < HDR_NSLOTS; s++)
-		if (valid[s] && (best < 0 || copy[s].seq > copy[best].seq))
-			best = s;
+	int best = newest(io, copy, valid, 1);
+
+	if (best < 0)
+		best = newest(io, copy, valid, 0);
 	if (best < 0)
 		return 0;
 	f->ok = 1;
@@ -249,39 +277,43 @@ hdr_load_id(const struct hdr_io *io, const void *id, size_t len,
 }
 
 static int
-write_copy(const struct hdr_io *io, const struct hdr *h, int slot)
+write_copy(int (*write)(void *, uint64_t, const void *, size_t), void *ctx,
+	const struct hdr *h, int slot)
 {
 	uint8_t buf[HDR_COPY_SIZE];
 
 	hdr_encode(h, buf);
-	return io->write(io->ctx, (uint64_t)slot * HDR_SLOT_SIZE, buf, sizeof(buf));
+	return write(ctx, (uint64_t)slot * HDR_SLOT_SIZE, buf, sizeof(buf));
 }
 
 int
 hdr_store(const struct hdr_io *io, struct hdr *h, int *slot)
 {
+	int (*lazy)(void *, uint64_t, const void *, size_t) =
+		io->write_lazy ? io->write_lazy : io->write;
 	int ret;
 
 	h->seq++;
-	TH_POINT("hdr.store.first_copy");
-	ret = write_copy(io, h, 1 - *slot);
+	TH_POINT("hdr.store.copy");
+	ret = write_copy(io->write, io->ctx, h, (int)(h->seq % HDR_NSLOTS));
 	if (ret)
 		return ret;
-	TH_POINT("hdr.store.second_copy");
-	ret = write_copy(io, h, *slot);
-	/* the first copy alone already holds the new state */
-	if (ret == 0)
-		*slot = 0;
-	else
-		*slot = 1 - *slot;
+	*slot = (int)(h->seq % HDR_NSLOTS);
+	/* the new version is durable: the mirror is redundancy only */
+	TH_POINT("hdr.store.mirror");
+	(void)write_copy(lazy, io->ctx, h, 1 - *slot);
 	return 0;
 }
 
 int
 hdr_format(const struct hdr_io *io, struct hdr *h)
 {
-	int slot = 0;
+	int ret;
 
-	h->seq = 0;
-	return hdr_store(io, h, &slot);
+	/* a new pheap: both copies durable, version 1 */
+	h->seq = 1;
+	ret = write_copy(io->write, io->ctx, h, 1);
+	if (ret == 0)
+		ret = write_copy(io->write, io->ctx, h, 0);
+	return ret;
 }

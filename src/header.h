@@ -67,6 +67,11 @@ struct hdr_io {
 	int (*read)(void *ctx, uint64_t off, void *buf, size_t len);
 	/* writes and makes durable; 0 or -errno */
 	int (*write)(void *ctx, uint64_t off, const void *buf, size_t len);
+	/* optional: writes, durable whenever the backing gets to it */
+	int (*write_lazy)(void *ctx, uint64_t off, const void *buf, size_t len);
+	/* optional: the backing's size now (a copy naming more is not
+	 * durable yet: see header.c) */
+	uint64_t (*size)(void *ctx);
 	void *ctx;
 	struct hdr_limits lim;
 };
@@ -95,9 +100,10 @@ PHEAP_HIDDEN int hdr_match(const struct hdr_found *f, const void *id, size_t len
 /* validates h against the backing's limits; 0 or -EUCLEAN with a message */
 PHEAP_HIDDEN int hdr_validate(const struct hdr *h, const struct hdr_limits *lim);
 /*
- * Makes h (seq is set here) the durable header: copy 1-slot first, then
- * slot, each written and persisted in turn, so a crash at any instant
- * leaves the old or the new header readable.  *slot is updated.
+ * Makes h (seq is bumped here) the durable header: one durable write of
+ * the copy in slot seq % 2, then the other mirrored lazily, so a crash at
+ * any instant leaves the old or the new header readable.  *slot is set to
+ * the durable copy's slot.
  */
 PHEAP_HIDDEN int hdr_store(const struct hdr_io *io, struct hdr *h, int *slot);
 /* writes the first header of a new pheap (both copies, seq 1) */

@@ -284,10 +284,8 @@ wait_range(struct state *s, int b, int n, const struct timespec *dl)
 	for (;;) {
 		uint32_t rung = __atomic_load_n(&s->rt->followed, __ATOMIC_ACQUIRE);
 
-		if (lock_try(s->lock_fd, LOCK_EPOCH0 + b, n, F_WRLCK) == 0) {
-			lock_drop(s->lock_fd, LOCK_EPOCH0 + b, n);
+		if (!lock_any(s->lock_fd, LOCK_EPOCH0 + b, n))
 			return 0;
-		}
 		if (lock_expired(dl))
 			return -ETIMEDOUT;
 		futex(&s->rt->followed, FUTEX_WAIT, rung, &nap);
@@ -343,6 +341,21 @@ wait_followers(struct state *s, uint32_t e)
 	__atomic_store_n(&s->rt->stale, s->stale, __ATOMIC_RELEASE);
 }
 
+/*
+ * No other process holds an epoch byte, now that the new gen is out: none
+ * is attached (an attacher holds its byte before it reads the header, so
+ * one that holds none yet will read ours) -- nobody to wake or wait for.
+ * A forked child's cover counts: it is on the byte we just left.
+ */
+static int
+alone(struct state *s, uint32_t e)
+{
+	long mine = LOCK_EPOCH(e) - LOCK_EPOCH0;
+
+	return !lock_any(s->lock_fd, LOCK_EPOCH0, mine) &&
+		!lock_any(s->lock_fd, LOCK_EPOCH(e) + 1, LOCK_NEPOCH - mine - 1);
+}
+
 int
 sync_round(struct state *s, const struct hdr *h)
 {
@@ -350,16 +363,21 @@ sync_round(struct state *s, const struct hdr *h)
 	uint32_t e = pick_epoch(s, RT_EPOCH(ge));
 	uint32_t gen = RT_GEN(ge) + 1;
 
-	__atomic_store_n(&s->rt->gen_epoch, ((uint64_t)e << 32) | gen,
-		__ATOMIC_RELEASE);
-	futex(gen_word(s), FUTEX_WAKE, INT_MAX, NULL);
-	/* this process applied the change already: no need to wait for it */
+	/* this process applied the change already: no need to wait for it,
+	 * and its own sync thread, woken below, has nothing to follow */
 	pthread_mutex_lock(&s->follow);
 	hold_epoch(s, e);
 	if (s->seen_gen == gen - 1 && !s->follow_err)
 		s->seen_gen = gen;
 	pthread_mutex_unlock(&s->follow);
-	wait_followers(s, e);
+	__atomic_store_n(&s->rt->gen_epoch, ((uint64_t)e << 32) | gen,
+		__ATOMIC_RELEASE);
+	if (alone(s, e)) {
+		s->stale = 0;
+	} else {
+		futex(gen_word(s), FUTEX_WAKE, INT_MAX, NULL);
+		wait_followers(s, e);
+	}
 	/* nobody maps beyond the break now (stragglers aside): the storage
 	 * may go, including what a dead coordinator allocated */
 	(void)dev_trim(&s->dev, h, h->brk);

@@ -50,7 +50,8 @@ mem_write(void *ctx, uint64_t off, const void *buf, size_t len)
 static struct hdr_io
 mem_io(struct memdev *m)
 {
-	struct hdr_io io = { mem_read, mem_write, m, { HDR_MAX_SPAN, HDR_AREA_SIZE, 0, PG } };
+	struct hdr_io io = { .read = mem_read, .write = mem_write, .ctx = m,
+		.lim = { HDR_MAX_SPAN, HDR_AREA_SIZE, 0, PG } };
 
 	return io;
 }
@@ -324,6 +325,95 @@ test_checksum_sensitivity(void)
 	CU_ASSERT_NOT_EQUAL(hdr_checksum(a, 64), hdr_checksum(b, 64));
 }
 
+/* a lazy write the crash lost: nothing reaches the medium */
+static int
+mem_lost(void *ctx, uint64_t off, const void *buf, size_t len)
+{
+	(void)ctx;
+	(void)off;
+	(void)buf;
+	(void)len;
+	return 0;
+}
+
+/*
+ * The mirror is never relied on: with every lazy write lost, each update
+ * still survives, and a crash anywhere in the next one's durable write
+ * leaves it or the new one -- the durable write never goes to the slot of
+ * the last durable version.
+ */
+static void
+test_mirror_lost(void)
+{
+	for (long cut = 0; cut <= HDR_COPY_SIZE; cut += 7) {
+		struct memdev m = { .budget = -1 };
+		struct hdr_io io = mem_io(&m);
+		struct hdr h = sample(), n;
+		struct hdr_found f;
+
+		io.write_lazy = mem_lost;
+		CU_ASSERT_EQUAL_FATAL(hdr_format(&io, &h), 0);
+		for (uint64_t b = 1; b <= 5; b++) {
+			CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+			n = f.hdr;
+			n.brk = b * PG;
+			CU_ASSERT_EQUAL(hdr_store(&io, &n, &f.slot), 0);
+		}
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_EQUAL(f.hdr.brk, 5 * PG);
+		n = f.hdr;
+		n.brk = 7 * PG;
+		m.budget = cut;
+		(void)hdr_store(&io, &n, &f.slot);
+		m.budget = -1;
+		CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+		CU_ASSERT_FATAL(f.ok);
+		CU_ASSERT_EQUAL(f.hdr.brk, cut == HDR_COPY_SIZE ? 7 * PG : 5 * PG);
+	}
+}
+
+static uint64_t backing_size;
+
+static uint64_t
+mem_size(void *ctx)
+{
+	(void)ctx;
+	return backing_size;
+}
+
+/*
+ * A copy that names more storage than the backing has is not durable yet
+ * (its page reached the medium before the size did): the other copy is
+ * the header -- and if no copy fits, the newest still is, for the size
+ * check to report.
+ */
+static void
+test_copy_beyond_size(void)
+{
+	struct memdev m = { .budget = -1 };
+	struct hdr_io io = mem_io(&m);
+	struct hdr h = sample(), n;
+	struct hdr_found f;
+
+	io.size = mem_size;
+	io.write_lazy = mem_lost;	/* the crash came before the mirror */
+	backing_size = UINT64_MAX;
+	CU_ASSERT_EQUAL_FATAL(hdr_format(&io, &h), 0);	/* brk 4 pages */
+	CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+	n = f.hdr;
+	n.brk = 6 * PG;
+	CU_ASSERT_EQUAL(hdr_store(&io, &n, &f.slot), 0);
+	backing_size = HDR_AREA_SIZE + 5 * PG;	/* the size did not make it */
+	CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+	CU_ASSERT(f.ok && f.hdr.brk == 4 * PG);
+	backing_size = HDR_AREA_SIZE + 6 * PG;
+	CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+	CU_ASSERT(f.ok && f.hdr.brk == 6 * PG);
+	backing_size = HDR_AREA_SIZE + PG;	/* truncated under us */
+	CU_ASSERT_EQUAL_FATAL(hdr_load(&io, &f), 0);
+	CU_ASSERT(f.ok && f.hdr.brk == 6 * PG);
+}
+
 int
 main(void)
 {
@@ -335,6 +425,8 @@ main(void)
 		{ "single bit flips are repaired by the mirror", test_every_bit_flip },
 		{ "random garbage is never a header", test_random_garbage },
 		{ "torn updates leave old or new", test_torn_updates },
+		{ "the mirror is never relied on", test_mirror_lost },
+		{ "a copy beyond the backing's size is not believed", test_copy_beyond_size },
 		{ "checksum sees first and last word", test_checksum_sensitivity },
 		{ NULL, NULL }
 	};

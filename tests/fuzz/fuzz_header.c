@@ -254,7 +254,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	/* both copies, as a backing reads them */
-	struct hdr_io io = { mem_read, mem_write, &m, lims[(ctl >> 4) & 3] };
+	struct hdr_io io = { .read = mem_read, .write = mem_write, .ctx = &m,
+		.lim = lims[(ctl >> 4) & 3] };
 	struct hdr_found f;
 	int valid[HDR_NSLOTS];
 
