@@ -10,6 +10,13 @@
  * checksum rejects.  Because the copies are equal between updates, a later
  * corruption of one copy is repaired by the other instead of silently
  * reverting to an older break.
+ *
+ * Versions: a header without flags is written as version 1, exactly as
+ * before flags existed, so every library reads it; one with a flag set
+ * (HDR_F_DESTROYED) is written as version 2, which a version-1 library
+ * takes for damaged -- it then neither attaches to a destroyed pheap nor
+ * counts it, the safe reading.  A version-2 copy without flags, or with a
+ * flag this library does not know, is not one this library wrote: damaged.
  */
 #include <endian.h>
 #include <errno.h>
@@ -36,7 +43,8 @@ struct hdr_media {
 	uint32_t mode;		/* permission bits, 0777 at most */
 	uint32_t id_len;	/* 1 .. PHEAP_ID_LEN_LIMIT */
 	uint8_t  id[PHEAP_ID_LEN_LIMIT]; /* the id, zero padded */
-	uint8_t  reserved[160];	/* zero */
+	uint32_t flags;		/* HDR_F_*; version 2 only (zero in 1) */
+	uint8_t  reserved[156];	/* zero */
 	uint64_t checksum;	/* Fletcher-64 of all bytes above */
 };
 
@@ -44,6 +52,7 @@ _Static_assert(sizeof(struct hdr_media) == HDR_COPY_SIZE, "header copy size");
 _Static_assert(offsetof(struct hdr_media, seq) == 16, "seq offset");
 _Static_assert(offsetof(struct hdr_media, uid) == 72, "uid offset");
 _Static_assert(offsetof(struct hdr_media, id) == 88, "id offset");
+_Static_assert(offsetof(struct hdr_media, flags) == 344, "flags offset");
 _Static_assert(offsetof(struct hdr_media, checksum) == HDR_COPY_SIZE - 8,
 	"checksum is the last field");
 _Static_assert(HDR_RUNTIME_OFF >= HDR_NSLOTS * HDR_SLOT_SIZE, "runtime page");
@@ -74,7 +83,7 @@ hdr_encode(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
 
 	memset(&m, 0, sizeof(m));
 	memcpy(m.magic, hdr_magic, sizeof(m.magic));
-	m.version = htole32(HDR_VERSION);
+	m.version = htole32(h->flags ? HDR_VERSION_FLAGS : HDR_VERSION);
 	m.size = htole32(sizeof(m));
 	m.seq = htole64(h->seq);
 	m.base = htole64(h->base);
@@ -87,6 +96,7 @@ hdr_encode(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
 	m.gid = htole32(h->gid);
 	m.mode = htole32(h->mode);
 	m.id_len = htole32(h->id_len);
+	m.flags = htole32(h->flags);
 	memcpy(m.id, h->id, h->id_len <= sizeof(m.id) ? h->id_len : sizeof(m.id));
 	memcpy(buf, &m, sizeof(m));
 	m.checksum = htole64(hdr_checksum(buf, offsetof(struct hdr_media, checksum)));
@@ -114,7 +124,13 @@ hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
 		h->id_len = id_len;
 		memcpy(h->id, m.id, id_len);
 	}
-	if (le32toh(m.version) != HDR_VERSION || le32toh(m.size) != sizeof(m))
+	uint32_t version = le32toh(m.version);
+	uint32_t flags = version == HDR_VERSION_FLAGS ? le32toh(m.flags) : 0;
+
+	if ((version != HDR_VERSION && version != HDR_VERSION_FLAGS) ||
+			le32toh(m.size) != sizeof(m))
+		return -EUCLEAN;
+	if (version == HDR_VERSION_FLAGS && (flags == 0 || (flags & ~HDR_F_KNOWN)))
 		return -EUCLEAN;
 	if (le64toh(m.checksum) !=
 			hdr_checksum(buf, offsetof(struct hdr_media, checksum)))
@@ -133,6 +149,7 @@ hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
 	h->uid = le32toh(m.uid);
 	h->gid = le32toh(m.gid);
 	h->mode = le32toh(m.mode);
+	h->flags = flags;
 	return 0;
 }
 
@@ -152,6 +169,9 @@ hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 	else if (h->id_len < 1 || h->id_len > PHEAP_ID_LEN_LIMIT)
 		return err_set(EUCLEAN, "header: id length %u out of range",
 			h->id_len);
+	if ((h->flags & HDR_F_DESTROYED) && h->id_len == 0)
+		return err_set(EUCLEAN, "header: a free device cannot be "
+			"destroyed");
 	if (h->mode & ~0777u)
 		return err_set(EUCLEAN, "header: mode %#o has bits outside 0777",
 			h->mode);

@@ -14,7 +14,8 @@
 #include "errmsg.h"
 #include "testhook.h"
 
-#define HDR_VERSION	1
+#define HDR_VERSION	1		/* a header without flags */
+#define HDR_VERSION_FLAGS 2		/* a header with flags (header.c) */
 #define HDR_COPY_SIZE	512		/* encoded size of one copy */
 #define HDR_SLOT_SIZE	4096		/* each copy in its own 4 KiB block */
 #define HDR_NSLOTS	2
@@ -45,8 +46,14 @@ struct hdr {
 	uint32_t uid, gid;	/* owner */
 	uint32_t mode;		/* permission bits */
 	uint32_t id_len;
+	uint32_t flags;		/* HDR_F_* */
 	uint8_t id[PHEAP_ID_LEN_LIMIT];
 };
+
+/* struct hdr.flags */
+#define HDR_F_DESTROYED	0x1u	/* pheap_destroy(): storage freed once no
+				 * process is attached (destroy.c) */
+#define HDR_F_KNOWN	HDR_F_DESTROYED
 
 /* what a backing allows in a header */
 struct hdr_limits {
