@@ -199,6 +199,25 @@ hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 }
 
 int
+hdr_read_copies(const struct hdr_io *io, struct hdr copy[HDR_NSLOTS],
+	int state[HDR_NSLOTS])
+{
+	uint8_t buf[HDR_COPY_SIZE];
+
+	for (int s = 0; s < HDR_NSLOTS; s++) {
+		int ret = io->read(io->ctx, (uint64_t)s * HDR_SLOT_SIZE, buf,
+			sizeof(buf));
+
+		if (ret)
+			return ret;
+		state[s] = hdr_decode(buf, &copy[s]);
+		if (state[s] == 0 && hdr_validate(&copy[s], &io->lim))
+			state[s] = -EUCLEAN;
+	}
+	return 0;
+}
+
+int
 hdr_load(const struct hdr_io *io, struct hdr_found *f)
 {
 	uint8_t buf[HDR_COPY_SIZE];

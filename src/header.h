@@ -84,6 +84,10 @@ struct hdr_found {
 	struct { uint32_t len; uint8_t id[PHEAP_ID_LEN_LIMIT]; } claim[HDR_NSLOTS];
 };
 
+/* decodes and validates each copy on its own: state[s] 0 valid, -ENOENT
+ * no header there, -EUCLEAN damaged; 0 or -errno on I/O failure */
+PHEAP_HIDDEN int hdr_read_copies(const struct hdr_io *io,
+	struct hdr copy[HDR_NSLOTS], int state[HDR_NSLOTS]);
 /* reads both copies; 0 (see found->ok) or -errno on I/O failure */
 PHEAP_HIDDEN int hdr_load(const struct hdr_io *io, struct hdr_found *found);
 /* hdr_load() of the pheap id on the device at path: -EUCLEAN unless the

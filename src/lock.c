@@ -80,13 +80,15 @@ lock_drop(int fd, long byte, long len)
 	setlk(fd, F_OFD_SETLK, byte, len, F_UNLCK, &fl);
 }
 
-/* the type of a lock another description holds on the byte, or F_UNLCK */
+/* the type of a lock another description holds in [byte, byte + len),
+ * or F_UNLCK.  F_OFD_GETLK needs no write access to test for a write
+ * lock: a descriptor opened read-only asks as well. */
 static short
-held_type(int fd, long byte)
+held_type(int fd, long byte, long len)
 {
 	struct flock fl;
 
-	if (setlk(fd, F_OFD_GETLK, byte, 1, F_WRLCK, &fl))
+	if (setlk(fd, F_OFD_GETLK, byte, len, F_WRLCK, &fl))
 		return F_WRLCK;	/* cannot tell: assume the worst */
 	return fl.l_type;
 }
@@ -94,13 +96,19 @@ held_type(int fd, long byte)
 int
 lock_held(int fd, long byte)
 {
-	return held_type(fd, byte) != F_UNLCK;
+	return held_type(fd, byte, 1) != F_UNLCK;
+}
+
+int
+lock_any(int fd, long byte, long len)
+{
+	return held_type(fd, byte, len) != F_UNLCK;
 }
 
 int
 lock_writer(int fd, long byte)
 {
-	return held_type(fd, byte) == F_WRLCK;
+	return held_type(fd, byte, 1) == F_WRLCK;
 }
 
 unsigned

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "owner.h"
 
@@ -56,4 +57,36 @@ owner_trust(const struct owner *o, const struct hdr *h, uid_t me,
 	return err_set(EACCES, "%s: its header names owner %u and mode %03o, "
 		"its file belongs to uid %u with mode %03o: not trusted",
 		path, h->uid, h->mode, o->uid, o->mode);
+}
+
+int
+owner_is_me(const struct dev *d, const struct hdr *h, uid_t *owner)
+{
+	struct owner o;
+
+	if (owner_of(d, h, &o))
+		return 0;
+	*owner = o.uid;
+	return geteuid() == 0 || geteuid() == o.uid;
+}
+
+int
+owner_open_rw(const struct dev *d, struct dev *w, int *lent)
+{
+	struct stat sb;
+	int fd = dev_reopen(d, 0), ret;
+
+	*lent = -1;
+	if (fd == -EACCES && fstat(d->fd, &sb) == 0 &&
+			sb.st_uid == geteuid() && S_ISREG(sb.st_mode) &&
+			fchmod(d->fd, (sb.st_mode & 0777) | LENT) == 0) {
+		*lent = (int)(sb.st_mode & 0777);
+		fd = dev_reopen(d, 0);
+	}
+	if (fd < 0)
+		return fd;
+	ret = dev_init(w, fd, d->path, 0);
+	if (ret == 0 && (ret = dev_map_area(w)) != 0)
+		dev_close(w);
+	return ret;
 }
