@@ -139,7 +139,7 @@ repair_debris(const char *path, const char *name)
 	if (dfd < 0)
 		return err_sys(errno, "opening %s", dir);
 	ret = pool_clear_debris(dfd, name) ? PHEAP_REPAIRED_DEBRIS :
-		err_set(EBUSY, "%s: its creator lives, or it is not yours", path);
+		err_set(EBUSY, "its creator lives, or it is not yours");
 	close(dfd);
 	return ret;
 }
