@@ -271,6 +271,21 @@ check_args(const char *guid, size_t len, unsigned long flags)
 	return 0;
 }
 
+/* 1 if the calling process is attached to the backing open on d */
+static int
+attached_here(const struct dev *d)
+{
+	struct stat a, b;
+	int yes;
+
+	pthread_mutex_lock(&st.api);
+	yes = st.attached && fstat(st.dev.fd, &a) == 0 &&
+		fstat(d->fd, &b) == 0 && a.st_dev == b.st_dev &&
+		a.st_ino == b.st_ino && a.st_rdev == b.st_rdev;
+	pthread_mutex_unlock(&st.api);
+	return yes;
+}
+
 /* the destroy itself, on the pheap found as d */
 static int
 destroy_found(struct dev *d, const char *guid, size_t len, unsigned long flags)
@@ -320,6 +335,9 @@ pheap_destroy(const char *guid, size_t len, unsigned long flags)
 	if (!owner_is_me(&d, &f.hdr, &owner))
 		ret = err_set(EPERM, "%s: only its owner (uid %u) or root may "
 			"destroy it", d.path, (unsigned)owner);
+	else if ((flags & PHEAP_DESTROY_WAIT) && attached_here(&d))
+		ret = err_set(EDEADLK, "the calling process is attached to it: "
+			"waiting for its last detach would never end");
 	else
 		ret = destroy_found(&d, guid, len, flags);
 	dev_close(&d);
