@@ -172,14 +172,16 @@ test_reformat(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
-/* the state pheap_stat gives the device, and its attached count */
+/* the state pheap_stat gives the device, and its attached count; or
+ * pheap_stat's error */
 static int
 dev_state(int *attached)
 {
 	struct pheap_stat st;
+	int ret = pheap_stat(devpath, &st);
 
-	if (pheap_stat(devpath, &st))
-		return -1;
+	if (ret)
+		return ret;
 	if (attached)
 		*attached = st.attached;
 	return st.state;
