@@ -34,7 +34,7 @@ CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer
 	-include $builddir/config.h -I$srcdir/include -I$srcdir/src
 	-I$srcdir/tests/fuzz $(pkg-config --cflags $pkgs)"
 LIBS="$(pkg-config --libs $pkgs) -lpthread"
-LIB_SRCS="errmsg header dev backend_file backend_devdax pool reservation lock
+LIB_SRCS="errmsg header dev backend_file backend_devdax pool pool_create reservation lock brklock
 	sync daxdev format owner attach brk chmod info destroy stat pool_list
 	chown repair"
 all_srcs=""
