@@ -95,7 +95,9 @@ int pheap_destroy(const char *guid, size_t len, unsigned long flags);
 struct pheap_stat {
 	char		path[PATH_MAX];	/* file or device */
 	int		state;		/* PHEAP_STATE_* */
-	int		backend;	/* PHEAP_BACKEND_*; 0 if unreadable */
+	int		backend;	/* PHEAP_BACKEND_*; 0: not readable,
+					 * only path, file_mode, uid, gid,
+					 * backing_size, attached are known */
 	char		id[PHEAP_ID_LEN_LIMIT];	/* id_len bytes */
 	size_t		id_len;
 	void		*base;

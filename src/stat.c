@@ -136,15 +136,19 @@ state_of(const struct dev *d, const struct hdr_found *f, const char *name)
 	return f->hdr.id_len ? PHEAP_STATE_OK : PHEAP_STATE_FREE;
 }
 
-/* what the caller may not open: the file's owner and mode only */
+/* what the caller may not open: the file's owner and mode only (and
+ * whether its name says destroyed) */
 static int
 unreadable(const char *path, struct pheap_stat *st)
 {
+	const char *slash = strrchr(path, '/');
 	struct stat sb;
 
 	if (stat(path, &sb))
 		return err_sys(errno, "stat %s", path);
-	st->state = PHEAP_STATE_UNREADABLE;
+	st->state = strncmp(slash ? slash + 1 : path, DESTROYED_PREFIX,
+		strlen(DESTROYED_PREFIX)) ? PHEAP_STATE_UNREADABLE :
+		PHEAP_STATE_DESTROYED;
 	st->file_mode = sb.st_mode & 0777;
 	st->uid = sb.st_uid;
 	st->gid = sb.st_gid;

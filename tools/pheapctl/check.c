@@ -77,6 +77,8 @@ static void
 findings_of(const struct pheap_stat *st, struct findings *f)
 {
 	memset(f, 0, sizeof(*f));
+	if (!st->backend)
+		return;		/* not readable by the caller: not ours */
 	switch (st->state) {
 	case PHEAP_STATE_DAMAGED:
 		add(f, 0, "no valid header copy: not touched (nothing to "

@@ -309,7 +309,7 @@ cmd_info(int argc, char **argv)
 		return ctl_usage("an id or a path is needed");
 	if ((ret = ctl_find(arg, &st)) != 0)
 		return ret;
-	if (st.state == PHEAP_STATE_UNREADABLE)
+	if (!st.backend)
 		return ctl_fail(arg, "permission denied");
 	backing_of(&st, &b);
 	if (json)

@@ -60,7 +60,7 @@ static void
 json_row(FILE *f, const struct row *row)
 {
 	const struct pheap_stat *st = &row->st;
-	int known = st->state != PHEAP_STATE_UNREADABLE;
+	int known = st->backend != 0;
 	char b[64], id[CTL_ID_TEXT];
 
 	fputs("    {\"id\": ", f);
@@ -153,16 +153,15 @@ static void
 cells(const struct row *row, int human, char c[NCOLS][CELL])
 {
 	const struct pheap_stat *st = &row->st;
-	int known = st->state != PHEAP_STATE_UNREADABLE &&
-		st->state != PHEAP_STATE_DAMAGED;
+	int known = st->backend && st->state != PHEAP_STATE_DAMAGED;
 	char id[CTL_ID_TEXT];
 
 	ctl_id_text(id, st->id, st->id_len);
 	snprintf(c[C_ID], CELL, "%s", st->id_len ? id : "-");
 	ctl_user(st->uid, c[C_OWNER], CELL);
 	ctl_group(st->gid, c[C_GROUP], CELL);
-	snprintf(c[C_MODE], CELL, "%04lo", st->state ==
-		PHEAP_STATE_UNREADABLE ? st->file_mode : st->mode);
+	snprintf(c[C_MODE], CELL, "%04lo", st->backend ? st->mode :
+		st->file_mode);
 	strcpy(c[C_SIZE], "-");
 	strcpy(c[C_CAP], "-");
 	strcpy(c[C_BASE], "-");
