@@ -76,7 +76,7 @@ int pheap_format_device(const char *path, unsigned long flags);
 /* destroys the pheap: 0 gone, 1 pending (processes still attached) */
 int pheap_destroy(const char *guid, size_t len, unsigned long flags);
 
-/* struct pheap_stat.state */
+/* struct pheap_entry.state */
 #define PHEAP_STATE_OK		1	/* a pheap */
 #define PHEAP_STATE_DAMAGED	2	/* no valid header copy */
 #define PHEAP_STATE_DESTROYED	3	/* destroyed, processes still attached */
@@ -85,14 +85,14 @@ int pheap_destroy(const char *guid, size_t len, unsigned long flags);
 #define PHEAP_STATE_CREATING	6	/* being created (PHEAP_LIST_ALL) */
 #define PHEAP_STATE_DEBRIS	7	/* left by a crashed creation (_ALL) */
 
-/* struct pheap_stat.copy[].state */
+/* struct pheap_entry.copy[].state */
 #define PHEAP_COPY_VALID	1	/* the header in use, or the same */
 #define PHEAP_COPY_STALE	2	/* valid, but older than the other */
 #define PHEAP_COPY_BAD		3	/* a header, damaged (checksum, field) */
 #define PHEAP_COPY_NONE		4	/* no header there */
 
-/* one entry of the pool, as pheap_stat() and pheap_pool_list() see it */
-struct pheap_stat {
+/* one entry of the pool, as pheap_pool_stat() and pheap_pool_list() see it */
+struct pheap_entry {
 	char		path[PATH_MAX];	/* file or device */
 	int		state;		/* PHEAP_STATE_* */
 	int		backend;	/* PHEAP_BACKEND_*; 0: not readable,
@@ -127,13 +127,13 @@ struct pheap_stat {
 };
 
 /* describes the pool entry (a pheap file, or a device) at path */
-int pheap_stat(const char *path, struct pheap_stat *st);
+int pheap_pool_stat(const char *path, struct pheap_entry *st);
 
 /* pheap_pool_list() flags */
 #define PHEAP_LIST_ALL		0x1UL	/* also pheaps being created, debris */
 
 /* calls fn for each entry of the pool, until fn returns non-zero */
-int pheap_pool_list(int (*fn)(const struct pheap_stat *st, void *arg),
+int pheap_pool_list(int (*fn)(const struct pheap_entry *st, void *arg),
 	void *arg, unsigned long flags);
 
 /* gives the pheap to another owner and group (root only; -1: unchanged) */

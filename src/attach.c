@@ -387,6 +387,12 @@ pdetach(void)
 	if (!st.rdonly)
 		ret = rsv_persist(st.rsv, (void *)(uintptr_t)st.hdr.base,
 			rsv_len(st.rsv));
+	/* our epoch lock goes first, then we look for the flag: a destroyer
+	 * writes the flag, then looks for epoch locks -- one of us sees the
+	 * other, so the last process out never leaves it pending */
+	if (st.epoch_fd >= 0)
+		close(st.epoch_fd);
+	st.epoch_fd = -1;
 	gone = was_destroyed(&st, path, &sb);
 	teardown(&st);
 	if (gone)

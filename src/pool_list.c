@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * pool_list.c -- pheap_pool_list(): every entry of the pool, as
- * pheap_stat() describes it, for tools such as pheapctl(1) (its list is
+ * pheap_pool_stat() describes it, for tools such as pheapctl(1) (its list is
  * what ipcs(1) is to SysV shared memory).
  *
  * Why a public call and not a tool linked with the library's internals:
@@ -31,7 +31,7 @@
 
 #define TMP_PREFIX ".tmp-"	/* pool_create.c */
 
-typedef int (*list_fn)(const struct pheap_stat *, void *);
+typedef int (*list_fn)(const struct pheap_entry *, void *);
 
 static int
 prefixed(const char *name, const char *prefix)
@@ -42,7 +42,7 @@ prefixed(const char *name, const char *prefix)
 /* one file of a directory: 0 to go on, or what fn returned */
 static int
 list_file(int dfd, const char *dir, const char *name, unsigned long flags,
-	list_fn fn, void *arg, struct pheap_stat *st)
+	list_fn fn, void *arg, struct pheap_entry *st)
 {
 	char path[PATH_MAX];
 	struct stat sb;
@@ -57,7 +57,7 @@ list_file(int dfd, const char *dir, const char *name, unsigned long flags,
 	}
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return 0;
-	if (pheap_stat(path, st))
+	if (pheap_pool_stat(path, st))
 		return 0;	/* gone meanwhile, or not a regular file */
 	if (st->state == PHEAP_STATE_DESTROYED && pool_is_name(name)) {
 		/* flagged under its name (by hand): hidden, maybe freed */
@@ -71,7 +71,7 @@ list_file(int dfd, const char *dir, const char *name, unsigned long flags,
 
 static int
 list_dir(const char *dir, unsigned long flags, list_fn fn, void *arg,
-	struct pheap_stat *st)
+	struct pheap_entry *st)
 {
 	DIR *dp = opendir(dir);
 	struct dirent *de;
@@ -86,11 +86,11 @@ list_dir(const char *dir, unsigned long flags, list_fn fn, void *arg,
 }
 
 static int
-list_dev(const char *path, list_fn fn, void *arg, struct pheap_stat *st)
+list_dev(const char *path, list_fn fn, void *arg, struct pheap_entry *st)
 {
 	(void)destroy_reap_dev(path);
 	/* a device the caller cannot read cannot tell whether it is ours */
-	if (pheap_stat(path, st) || st->state == PHEAP_STATE_UNREADABLE)
+	if (pheap_pool_stat(path, st) || st->state == PHEAP_STATE_UNREADABLE)
 		return 0;
 	return fn(st, arg);
 }
@@ -112,10 +112,10 @@ seen(const struct pool *p, int i, struct stat *sb)
 }
 
 int
-pheap_pool_list(int (*fn)(const struct pheap_stat *st, void *arg), void *arg,
+pheap_pool_list(int (*fn)(const struct pheap_entry *st, void *arg), void *arg,
 	unsigned long flags)
 {
-	struct pheap_stat st;
+	struct pheap_entry st;
 	struct stat sb[POOL_MAX_ENTRIES];
 	struct pool p;
 	int ret;

@@ -498,7 +498,7 @@ check_created(const struct scen *s, int done)
 }
 
 static int
-look(const struct pheap_stat *e, void *arg)
+look(const struct pheap_entry *e, void *arg)
 {
 	(void)e;
 	(void)arg;

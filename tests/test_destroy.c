@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * test_destroy.c -- pheap_destroy(), pheap_stat() and pheap_pool_list()
+ * test_destroy.c -- pheap_destroy(), pheap_pool_stat() and pheap_pool_list()
  * through the public API, with real processes:
  *  - unattached: gone at once;
  *  - attached (a peer): destroyed-pending, found by nobody, its id free at
@@ -51,7 +51,7 @@ struct seen {
 };
 
 static int
-find(const struct pheap_stat *st, void *arg)
+find(const struct pheap_entry *st, void *arg)
 {
 	struct seen *s = arg;
 

@@ -172,13 +172,13 @@ test_reformat(void)
 	CU_ASSERT_EQUAL(pdetach(), 0);
 }
 
-/* the state pheap_stat gives the device, and its attached count; or
- * pheap_stat's error */
+/* the state pheap_pool_stat gives the device, and its attached count; or
+ * pheap_pool_stat's error */
 static int
 dev_state(int *attached)
 {
-	struct pheap_stat st;
-	int ret = pheap_stat(devpath, &st);
+	struct pheap_entry st;
+	int ret = pheap_pool_stat(devpath, &st);
 
 	if (ret)
 		return ret;
@@ -188,7 +188,7 @@ dev_state(int *attached)
 }
 
 static int
-nop(const struct pheap_stat *st, void *arg)
+nop(const struct pheap_entry *st, void *arg)
 {
 	(void)st;
 	(void)arg;

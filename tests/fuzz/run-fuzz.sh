@@ -35,7 +35,7 @@ CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer
 	-I$srcdir/tests/fuzz $(pkg-config --cflags $pkgs)"
 LIBS="$(pkg-config --libs $pkgs) -lpthread"
 LIB_SRCS="errmsg header dev backend_file backend_devdax pool pool_create reservation lock brklock
-	sync daxdev format owner attach brk chmod info destroy stat pool_list
+	sync daxdev format owner attach brk chmod info destroy pool_stat pool_list
 	chown repair"
 all_srcs=""
 for s in $LIB_SRCS; do all_srcs="$all_srcs $srcdir/src/$s.c"; done

@@ -41,7 +41,7 @@ add(struct findings *f, int fixable, const char *fmt, ...)
 }
 
 static void
-header_findings(const struct pheap_stat *st, struct findings *f)
+header_findings(const struct pheap_entry *st, struct findings *f)
 {
 	for (int i = 0; i < 2; i++) {
 		int s = st->copy[i].state, o = st->copy[1 - i].state;
@@ -74,7 +74,7 @@ header_findings(const struct pheap_stat *st, struct findings *f)
 }
 
 static void
-findings_of(const struct pheap_stat *st, struct findings *f)
+findings_of(const struct pheap_entry *st, struct findings *f)
 {
 	memset(f, 0, sizeof(*f));
 	if (!st->backend)
@@ -98,7 +98,7 @@ findings_of(const struct pheap_stat *st, struct findings *f)
 }
 
 static void
-name(const struct pheap_stat *st)
+name(const struct pheap_entry *st)
 {
 	printf("%s", st->path);
 	if (st->id_len) {
@@ -114,7 +114,7 @@ struct run {
 
 /* reports st's problems, repairs them; counts what is left in r->left */
 static int
-check_one(const struct pheap_stat *st, void *arg)
+check_one(const struct pheap_entry *st, void *arg)
 {
 	struct run *r = arg;
 	struct findings f;
@@ -164,7 +164,7 @@ int
 cmd_check(int argc, char **argv)
 {
 	struct run r = { 0 };
-	struct pheap_stat st;
+	struct pheap_entry st;
 	int n = 0, ret;
 
 	for (int i = 1; i < argc; i++) {

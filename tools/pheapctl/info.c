@@ -18,7 +18,7 @@
 
 #define MAX_PIDS 256
 
-/* what holds the pheap, beyond pheap_stat() */
+/* what holds the pheap, beyond pheap_pool_stat() */
 struct backing {
 	char fstype[64], source[PATH_MAX], mnt[PATH_MAX], opts[1024];
 	int is_dev;
@@ -94,7 +94,7 @@ dax_of(dev_t rdev, struct backing *b)
 }
 
 static void
-backing_of(const struct pheap_stat *st, struct backing *b)
+backing_of(const struct pheap_entry *st, struct backing *b)
 {
 	struct stat sb;
 
@@ -141,7 +141,7 @@ text_backing(const struct backing *b)
 }
 
 static void
-text_head(const struct pheap_stat *st)
+text_head(const struct pheap_entry *st)
 {
 	char u[64], g[64], hu[64], hg[64], t[64];
 
@@ -163,7 +163,7 @@ text_head(const struct pheap_stat *st)
 }
 
 static void
-info_text(const struct pheap_stat *st, const struct backing *b)
+info_text(const struct pheap_entry *st, const struct backing *b)
 {
 	text_head(st);
 	printf("base:            %#lx\nsize:            %zu\n"
@@ -195,7 +195,7 @@ json_kv(const char *key, const char *val)
 }
 
 static void
-json_head(const struct pheap_stat *st)
+json_head(const struct pheap_entry *st)
 {
 	char u[64], g[64], t[64], id[CTL_ID_TEXT];
 
@@ -243,7 +243,7 @@ json_backing(const struct backing *b)
 }
 
 static void
-info_json(const struct pheap_stat *st, const struct backing *b)
+info_json(const struct pheap_entry *st, const struct backing *b)
 {
 	json_head(st);
 	printf(",\n  \"base\": \"%#lx\",\n  \"size\": %zu,\n  "
@@ -283,7 +283,7 @@ cmd_info(int argc, char **argv)
 		"each of its two copies; its backing; attached processes.\n\n"
 		"  --json  one JSON document\n";
 	const char *arg = NULL;
-	struct pheap_stat st;
+	struct pheap_entry st;
 	struct backing b;
 	int json = 0, ret;
 

@@ -13,7 +13,7 @@
 #define MAX_PIDS 64
 
 struct row {
-	struct pheap_stat st;
+	struct pheap_entry st;
 	int npids;			/* -1: not asked or not known */
 	pid_t pids[MAX_PIDS];
 };
@@ -26,7 +26,7 @@ struct rows {
 };
 
 static int
-collect(const struct pheap_stat *st, void *arg)
+collect(const struct pheap_entry *st, void *arg)
 {
 	struct rows *rs = arg;
 
@@ -59,7 +59,7 @@ by_path(const void *a, const void *b)
 static void
 json_row(FILE *f, const struct row *row)
 {
-	const struct pheap_stat *st = &row->st;
+	const struct pheap_entry *st = &row->st;
 	int known = st->backend != 0;
 	char b[64], id[CTL_ID_TEXT];
 
@@ -152,7 +152,7 @@ pids_cell(char *c, const struct row *row)
 static void
 cells(const struct row *row, int human, char c[NCOLS][CELL])
 {
-	const struct pheap_stat *st = &row->st;
+	const struct pheap_entry *st = &row->st;
 	int known = st->backend && st->state != PHEAP_STATE_DAMAGED;
 	char id[CTL_ID_TEXT];
 

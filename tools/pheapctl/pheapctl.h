@@ -78,13 +78,13 @@ void json_str(FILE *f, const char *s, size_t len);
 /* an id's bytes in hexadecimal, as a JSON string */
 void json_hex(FILE *f, const char *s, size_t len);
 
-/* words of struct pheap_stat */
+/* words of struct pheap_entry */
 const char *ctl_state(int state);
 const char *ctl_backend(int backend);
 const char *ctl_copy(int state);
 
 /* finds the pool entry of an id (not destroyed) or a path; 0 or EXIT_FAIL */
-int ctl_find(const char *arg, struct pheap_stat *st);
+int ctl_find(const char *arg, struct pheap_entry *st);
 
 /* ---- procs.c ---- */
 

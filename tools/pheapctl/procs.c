@@ -8,7 +8,7 @@
  * device, for as long as it is attached (libpheap-pmem(7), "Several
  * processes").  /proc/PID/fdinfo/FD lists the locks of that descriptor;
  * /proc/PID/fd/FD leads to its file.  Other users' processes are visible
- * to root only: the library's count (pheap_stat().attached, from
+ * to root only: the library's count (pheap_pool_stat().attached, from
  * /proc/locks) may then be larger than what is found here.
  */
 #include <ctype.h>

@@ -290,12 +290,12 @@ ctl_copy(int state)
 struct want {
 	char id[PHEAP_ID_LEN_LIMIT];
 	size_t len;
-	struct pheap_stat *out;
+	struct pheap_entry *out;
 	int found;
 };
 
 static int
-match(const struct pheap_stat *st, void *arg)
+match(const struct pheap_entry *st, void *arg)
 {
 	struct want *w = arg;
 
@@ -308,13 +308,13 @@ match(const struct pheap_stat *st, void *arg)
 }
 
 int
-ctl_find(const char *arg, struct pheap_stat *st)
+ctl_find(const char *arg, struct pheap_entry *st)
 {
 	struct want w = { .out = st };
 	int ret;
 
 	if (strchr(arg, '/')) {
-		ret = pheap_stat(arg, st);
+		ret = pheap_pool_stat(arg, st);
 		return ret ? ctl_fail(arg, pheap_errormsg()) : 0;
 	}
 	if (ctl_parse_id(arg, w.id, &w.len))

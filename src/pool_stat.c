@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * stat.c -- pheap_stat(): what one pool entry (a pheap's file, or a
+ * stat.c -- pheap_pool_stat(): what one pool entry (a pheap's file, or a
  * device) is, for tools such as pheapctl(1).
  *
  * Read-only and without any lock: it opens the backing read-only, reads
@@ -62,7 +62,7 @@ count_attached(const struct stat *sb)
 
 /* each copy: valid (in use, or the same), stale, damaged, or none */
 static void
-copies(const struct dev *d, struct pheap_stat *st)
+copies(const struct dev *d, struct pheap_entry *st)
 {
 	struct hdr c[HDR_NSLOTS];
 	uint8_t a[HDR_COPY_SIZE], b[HDR_COPY_SIZE];
@@ -92,7 +92,7 @@ copies(const struct dev *d, struct pheap_stat *st)
 
 /* what the valid header h says, and what the backing says of it */
 static void
-describe(const struct dev *d, const struct hdr *h, struct pheap_stat *st)
+describe(const struct dev *d, const struct hdr *h, struct pheap_entry *st)
 {
 	struct owner o;
 	uint64_t usc;
@@ -139,7 +139,7 @@ state_of(const struct dev *d, const struct hdr_found *f, const char *name)
 /* what the caller may not open: the file's owner and mode only (and
  * whether its name says destroyed) */
 static int
-unreadable(const char *path, struct pheap_stat *st)
+unreadable(const char *path, struct pheap_entry *st)
 {
 	const char *slash = strrchr(path, '/');
 	struct stat sb;
@@ -158,7 +158,7 @@ unreadable(const char *path, struct pheap_stat *st)
 }
 
 static int
-fill(const struct dev *d, struct pheap_stat *st)
+fill(const struct dev *d, struct pheap_entry *st)
 {
 	const char *slash = strrchr(d->path, '/');
 	struct hdr_found f;
@@ -193,7 +193,7 @@ fill(const struct dev *d, struct pheap_stat *st)
 }
 
 int
-pheap_stat(const char *path, struct pheap_stat *st)
+pheap_pool_stat(const char *path, struct pheap_entry *st)
 {
 	struct dev d;
 	int ret;
