@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "destroy.h"
 #include "lock.h"
 #include "owner.h"
 #include "pool.h"
@@ -216,6 +217,11 @@ map_heap(struct state *s, const void *id, size_t len)
 	struct hdr_found f;
 	int ret = hdr_load_id(&s->dev.io, id, len, s->dev.path, &f);
 
+	/* read after our epoch lock is held: a destroyer flagging it from
+	 * now on sees us, one that flagged it before is seen here */
+	if (ret == 0 && destroy_is(&f, NULL))
+		ret = err_set(EINVAL, "no pheap with this id in the pool (%s "
+			"has just been destroyed)", s->dev.path);
 	if (ret == 0)
 		ret = dev_check_size(&s->dev, &f.hdr);
 	if (ret == 0 && !s->rdonly)
@@ -335,12 +341,15 @@ pattach(const char *guid, size_t len, unsigned long flag)
 	if (fstat(st.dev.fd, &made))
 		made.st_ino = 0;
 	ret = attach_dev(&st, guid, len);
-	if (ret && (flag & PHEAP_CREATE) && made.st_ino) {
+	if (ret && made.st_ino) {
 		char msg[256];
 
 		/* keep attach_dev's explanation */
 		snprintf(msg, sizeof(msg), "%s", pheap_errormsg());
-		uncreate(path, &made);
+		if (flag & PHEAP_CREATE)
+			uncreate(path, &made);
+		else if (ret == -EINVAL)	/* destroyed: we may be the last */
+			destroy_reap_gone(path, &made);
 		err_set(-ret, "%s", msg);
 	}
 out:
@@ -348,10 +357,26 @@ out:
 	return ret;
 }
 
+/* the attached pheap has been destroyed (destroy.c): where it is, so
+ * that the last to detach frees it */
+static int
+was_destroyed(struct state *s, char path[PATH_MAX], struct stat *sb)
+{
+	struct hdr_found f;
+
+	if (hdr_load(&s->dev.io, &f) || !destroy_is(&f, NULL) ||
+			fstat(s->dev.fd, sb))
+		return 0;
+	strcpy(path, s->dev.path);
+	return 1;
+}
+
 int
 pdetach(void)
 {
-	int ret = 0;
+	char path[PATH_MAX];
+	struct stat sb;
+	int ret = 0, gone;
 
 	pthread_mutex_lock(&st.api);
 	if (!st.attached) {
@@ -362,7 +387,16 @@ pdetach(void)
 	if (!st.rdonly)
 		ret = rsv_persist(st.rsv, (void *)(uintptr_t)st.hdr.base,
 			rsv_len(st.rsv));
+	/* our epoch lock goes first, then we look for the flag: a destroyer
+	 * writes the flag, then looks for epoch locks -- one of us sees the
+	 * other, so the last process out never leaves it pending */
+	if (st.epoch_fd >= 0)
+		close(st.epoch_fd);
+	st.epoch_fd = -1;
+	gone = was_destroyed(&st, path, &sb);
 	teardown(&st);
+	if (gone)
+		destroy_reap_gone(path, &sb);
 out:
 	pthread_mutex_unlock(&st.api);
 	return ret;

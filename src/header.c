@@ -28,6 +28,13 @@
  * multiples, so the heap can always be mapped in whole units; the break
  * keeps its 2 MiB granularity.  The format is the same for both: only the
  * values differ, and a 2 MiB header is exactly what it always was.
+ *
+ * Versions: a header without flags is written as version 1, exactly as
+ * before flags existed, so every library reads it; one with a flag set
+ * (HDR_F_DESTROYED) is written as version 2, which a version-1 library
+ * takes for damaged -- it then neither attaches to a destroyed pheap nor
+ * counts it, the safe reading.  A version-2 copy without flags, or with a
+ * flag this library does not know, is not one this library wrote: damaged.
  */
 #include <endian.h>
 #include <errno.h>
@@ -54,7 +61,8 @@ struct hdr_media {
 	uint32_t mode;		/* permission bits, 0777 at most */
 	uint32_t id_len;	/* 1 .. PHEAP_ID_LEN_LIMIT */
 	uint8_t  id[PHEAP_ID_LEN_LIMIT]; /* the id, zero padded */
-	uint8_t  reserved[160];	/* zero */
+	uint32_t flags;		/* HDR_F_*; version 2 only (zero in 1) */
+	uint8_t  reserved[156];	/* zero */
 	uint64_t checksum;	/* Fletcher-64 of all bytes above */
 };
 
@@ -62,6 +70,7 @@ _Static_assert(sizeof(struct hdr_media) == HDR_COPY_SIZE, "header copy size");
 _Static_assert(offsetof(struct hdr_media, seq) == 16, "seq offset");
 _Static_assert(offsetof(struct hdr_media, uid) == 72, "uid offset");
 _Static_assert(offsetof(struct hdr_media, id) == 88, "id offset");
+_Static_assert(offsetof(struct hdr_media, flags) == 344, "flags offset");
 _Static_assert(offsetof(struct hdr_media, checksum) == HDR_COPY_SIZE - 8,
 	"checksum is the last field");
 _Static_assert(HDR_RUNTIME_OFF >= HDR_NSLOTS * HDR_SLOT_SIZE, "runtime page");
@@ -92,7 +101,7 @@ hdr_encode(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
 
 	memset(&m, 0, sizeof(m));
 	memcpy(m.magic, hdr_magic, sizeof(m.magic));
-	m.version = htole32(HDR_VERSION);
+	m.version = htole32(h->flags ? HDR_VERSION_FLAGS : HDR_VERSION);
 	m.size = htole32(sizeof(m));
 	m.seq = htole64(h->seq);
 	m.base = htole64(h->base);
@@ -105,6 +114,7 @@ hdr_encode(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
 	m.gid = htole32(h->gid);
 	m.mode = htole32(h->mode);
 	m.id_len = htole32(h->id_len);
+	m.flags = htole32(h->flags);
 	memcpy(m.id, h->id, h->id_len <= sizeof(m.id) ? h->id_len : sizeof(m.id));
 	memcpy(buf, &m, sizeof(m));
 	m.checksum = htole64(hdr_checksum(buf, offsetof(struct hdr_media, checksum)));
@@ -132,7 +142,13 @@ hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
 		h->id_len = id_len;
 		memcpy(h->id, m.id, id_len);
 	}
-	if (le32toh(m.version) != HDR_VERSION || le32toh(m.size) != sizeof(m))
+	uint32_t version = le32toh(m.version);
+	uint32_t flags = version == HDR_VERSION_FLAGS ? le32toh(m.flags) : 0;
+
+	if ((version != HDR_VERSION && version != HDR_VERSION_FLAGS) ||
+			le32toh(m.size) != sizeof(m))
+		return -EUCLEAN;
+	if (version == HDR_VERSION_FLAGS && (flags == 0 || (flags & ~HDR_F_KNOWN)))
 		return -EUCLEAN;
 	if (le64toh(m.checksum) !=
 			hdr_checksum(buf, offsetof(struct hdr_media, checksum)))
@@ -151,6 +167,7 @@ hdr_decode(const uint8_t buf[HDR_COPY_SIZE], struct hdr *h)
 	h->uid = le32toh(m.uid);
 	h->gid = le32toh(m.gid);
 	h->mode = le32toh(m.mode);
+	h->flags = flags;
 	return 0;
 }
 
@@ -177,6 +194,9 @@ hdr_validate(const struct hdr *h, const struct hdr_limits *lim)
 	else if (h->id_len < 1 || h->id_len > PHEAP_ID_LEN_LIMIT)
 		return err_set(EUCLEAN, "header: id length %u out of range",
 			h->id_len);
+	if ((h->flags & HDR_F_DESTROYED) && h->id_len == 0)
+		return err_set(EUCLEAN, "header: a free device cannot be "
+			"destroyed");
 	if (h->mode & ~0777u)
 		return err_set(EUCLEAN, "header: mode %#o has bits outside 0777",
 			h->mode);
@@ -219,6 +239,25 @@ newest(const struct hdr_io *io, const struct hdr *copy, const int *valid,
 			best = s;
 	}
 	return best;
+}
+
+int
+hdr_read_copies(const struct hdr_io *io, struct hdr copy[HDR_NSLOTS],
+	int state[HDR_NSLOTS])
+{
+	uint8_t buf[HDR_COPY_SIZE];
+
+	for (int s = 0; s < HDR_NSLOTS; s++) {
+		int ret = io->read(io->ctx, (uint64_t)s * HDR_SLOT_SIZE, buf,
+			sizeof(buf));
+
+		if (ret)
+			return ret;
+		state[s] = hdr_decode(buf, &copy[s]);
+		if (state[s] == 0 && hdr_validate(&copy[s], &io->lim))
+			state[s] = -EUCLEAN;
+	}
+	return 0;
 }
 
 int

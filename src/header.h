@@ -14,7 +14,8 @@
 #include "errmsg.h"
 #include "testhook.h"
 
-#define HDR_VERSION	1
+#define HDR_VERSION	1		/* a header without flags */
+#define HDR_VERSION_FLAGS 2		/* a header with flags (header.c) */
 #define HDR_COPY_SIZE	512		/* encoded size of one copy */
 #define HDR_SLOT_SIZE	4096		/* each copy in its own 4 KiB block */
 #define HDR_NSLOTS	2
@@ -47,8 +48,14 @@ struct hdr {
 	uint32_t uid, gid;	/* owner */
 	uint32_t mode;		/* permission bits */
 	uint32_t id_len;
+	uint32_t flags;		/* HDR_F_* */
 	uint8_t id[PHEAP_ID_LEN_LIMIT];
 };
+
+/* struct hdr.flags */
+#define HDR_F_DESTROYED	0x1u	/* pheap_destroy(): storage freed once no
+				 * process is attached (destroy.c) */
+#define HDR_F_KNOWN	HDR_F_DESTROYED
 
 /* what a backing allows in a header */
 struct hdr_limits {
@@ -89,6 +96,10 @@ struct hdr_found {
 	struct { uint32_t len; uint8_t id[PHEAP_ID_LEN_LIMIT]; } claim[HDR_NSLOTS];
 };
 
+/* decodes and validates each copy on its own: state[s] 0 valid, -ENOENT
+ * no header there, -EUCLEAN damaged; 0 or -errno on I/O failure */
+PHEAP_HIDDEN int hdr_read_copies(const struct hdr_io *io,
+	struct hdr copy[HDR_NSLOTS], int state[HDR_NSLOTS]);
 /* reads both copies; 0 (see found->ok) or -errno on I/O failure */
 PHEAP_HIDDEN int hdr_load(const struct hdr_io *io, struct hdr_found *found);
 /* hdr_load() of the pheap id on the device at path: -EUCLEAN unless the

@@ -80,8 +80,9 @@ lock_drop(int fd, long byte, long len)
 	setlk(fd, F_OFD_SETLK, byte, len, F_UNLCK, &fl);
 }
 
-/* the type of a lock another description holds in [byte, byte + len), or
- * F_UNLCK */
+/* the type of a lock another description holds in [byte, byte + len),
+ * or F_UNLCK.  F_OFD_GETLK needs no write access to test for a write
+ * lock: a descriptor opened read-only asks as well. */
 static short
 held_type(int fd, long byte, long len)
 {

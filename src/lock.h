@@ -30,7 +30,7 @@ PHEAP_HIDDEN int lock_wait(int fd, long byte, long len, short type,
 PHEAP_HIDDEN void lock_drop(int fd, long byte, long len);
 /* 1 if another open file description holds a lock on the byte */
 PHEAP_HIDDEN int lock_held(int fd, long byte);
-/* the same for any byte of [byte, byte + len) */
+/* 1 if another one holds any lock in [byte, byte + len) */
 PHEAP_HIDDEN int lock_any(int fd, long byte, long len);
 /* 1 if another one holds a write lock on it (which needs write access) */
 PHEAP_HIDDEN int lock_writer(int fd, long byte);

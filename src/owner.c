@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "owner.h"
 
@@ -70,5 +71,37 @@ owner_report(const struct dev *d, const struct hdr *h, struct owner *o)
 
 	if (ret == 0 && owner_agrees(o, h))
 		o->mode = h->mode;
+	return ret;
+}
+
+int
+owner_is_me(const struct dev *d, const struct hdr *h, uid_t *owner)
+{
+	struct owner o;
+
+	if (owner_of(d, h, &o))
+		return 0;
+	*owner = o.uid;
+	return geteuid() == 0 || geteuid() == o.uid;
+}
+
+int
+owner_open_rw(const struct dev *d, struct dev *w, int *lent)
+{
+	struct stat sb;
+	int fd = dev_reopen(d, 0), ret;
+
+	*lent = -1;
+	if (fd == -EACCES && fstat(d->fd, &sb) == 0 &&
+			sb.st_uid == geteuid() && S_ISREG(sb.st_mode) &&
+			fchmod(d->fd, (sb.st_mode & 0777) | LENT) == 0) {
+		*lent = (int)(sb.st_mode & 0777);
+		fd = dev_reopen(d, 0);
+	}
+	if (fd < 0)
+		return fd;
+	ret = dev_init(w, fd, d->path, 0);
+	if (ret == 0 && (ret = dev_map_area(w)) != 0)
+		dev_close(w);
 	return ret;
 }

@@ -39,4 +39,16 @@ PHEAP_HIDDEN int owner_trust(const struct owner *o, const struct hdr *h,
 PHEAP_HIDDEN int owner_report(const struct dev *d, const struct hdr *h,
 	struct owner *o);
 
+/* 1 if the caller is the owner of the pheap open on d (h: its header),
+ * or root; *owner: the owner */
+PHEAP_HIDDEN int owner_is_me(const struct dev *d, const struct hdr *h,
+	uid_t *owner);
+/*
+ * A read-write open of d's backing into w, its header area mapped, for
+ * its owner or root: an owner without write permission on a file lends
+ * itself u+w for it (*lent: the mode to put back, -1 if nothing was lent),
+ * as pchmod does.
+ */
+PHEAP_HIDDEN int owner_open_rw(const struct dev *d, struct dev *w, int *lent);
+
 #endif

@@ -10,8 +10,8 @@
  * lets a caller without read permission get -EACCES (like SysV keys) rather
  * than "not found", without the id ever appearing in a file name.  The
  * header inside is the authority: a file whose header claims another id is
- * not this pheap, and one still being created (pool_create.c) is not one
- * yet.
+ * not this pheap, one still being created (pool_create.c) is not one
+ * yet, and a destroyed one (destroy.c) is not one any more.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "daxdev.h"
+#include "destroy.h"
 #include "lock.h"
 #include "pool.h"
 
@@ -167,7 +168,8 @@ find_on_device(const char *path, const void *id, size_t len, int rdonly,
 	if (ret)
 		return -ENOENT;
 	ret = hdr_load(&d->io, f);
-	int m = ret ? 0 : hdr_match(f, id, len);
+	/* a destroyed pheap is found by nobody (destroy.c) */
+	int m = ret || destroy_is(f, NULL) ? 0 : hdr_match(f, id, len);
 	dev_close(d);
 	if (m < 0)
 		return err_set(EUCLEAN, "pheap on %s has a damaged header", path);
@@ -233,7 +235,7 @@ pool_find(const void *id, size_t len, int rdonly, struct dev *d,
 		if (ret)
 			continue;
 		ret = hdr_load(&d->io, f);
-		if (ret == 0 && !pool_in_creation(d)) {
+		if (ret == 0 && !pool_in_creation(d) && !destroy_is(f, NULL)) {
 			int m = hdr_match(f, id, len);
 
 			if (m > 0)

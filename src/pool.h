@@ -40,6 +40,10 @@ PHEAP_HIDDEN int pool_is_name(const char *s);
 /* opens <dir>/<name>; 0, -ENOENT, -EACCES or another -errno */
 PHEAP_HIDDEN int pool_open_in(const char *dir, const char *name, int rdonly,
 	struct dev *d);
+/* pool_create.c: removes dfd/name, a creation's hidden file (".tmp-*"),
+ * if it is the caller's (or the caller is root) and its creator is gone:
+ * 1 removed, 0 not */
+PHEAP_HIDDEN int pool_clear_debris(int dfd, const char *name);
 /* 1 while the file is published but its creation may still be withdrawn
  * (two names, and its creator's witness lock: see pool_create.c) */
 PHEAP_HIDDEN int pool_in_creation(const struct dev *d);

@@ -35,6 +35,9 @@
  * hidden name is debris.  The header and the mode are durable before 3,
  * the names after the directory's fsync.
  *
+ * Destroyed pheaps (destroy.c) count toward nothing and are in nobody's
+ * way: the census frees those nobody is attached to, as the owner or root.
+ *
  * A free device is claimed under its break lock (brklock.c: no reader can
  * hold or block it), published by writing its header and withdrawn by
  * writing a free one.  A device attached in that window (root's devices:
@@ -52,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "destroy.h"
 #include "lock.h"
 #include "pool.h"
 #include "state.h"	/* dev_rt() */
@@ -130,29 +134,30 @@ close_entries(struct entries *e)
  * so that the instant between a live creator's open and its witness is
  * never taken for death.
  */
-static void
-clear_debris(int dfd, const char *name)
+int
+pool_clear_debris(int dfd, const char *name)
 {
 	struct stat sb;
-	int fd, pid = atoi(name + strlen(TMP_PREFIX));
+	int fd, ret = 0, pid = atoi(name + strlen(TMP_PREFIX));
 
 	if (pid > 0 && (kill(pid, 0) == 0 || errno != ESRCH))
-		return;
+		return 0;
 	if (fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) || !S_ISREG(sb.st_mode) ||
 			(sb.st_uid != geteuid() && geteuid() != 0))
-		return;
+		return 0;
 	fd = openat(dfd, name, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
-		return;
+		return 0;
 	/* taking the witness ourselves: a creator cannot get it meanwhile */
 	if (lock_try(fd, LOCK_CREATE, 1, F_WRLCK) == 0) {
 		TH_POINT("pool.debris.unlink");
-		unlinkat(dfd, name, 0);
+		ret = unlinkat(dfd, name, 0) == 0;
 	}
 	close(fd);
+	return ret;
 }
 
-enum kind { K_NONE, K_PHEAP, K_HIDDEN, K_DAMAGED };
+enum kind { K_NONE, K_PHEAP, K_HIDDEN, K_DAMAGED, K_DESTROYED };
 
 /* a pool file: a pheap (is_id: of this id), hidden from us, or not one */
 static enum kind
@@ -175,6 +180,8 @@ classify(const char *dir, const char *name, const void *id, size_t len,
 	if (ret)
 		return K_DAMAGED;
 	*is_id = hdr_match(&f, id, len) != 0;
+	if (destroy_is(&f, NULL))
+		return K_DESTROYED;	/* by hand: destroy.c hides them */
 	return f.ok ? K_PHEAP : K_DAMAGED;
 }
 
@@ -191,6 +198,9 @@ judge_name(const char *dir, const char *name, enum kind k, int is_id,
 		what = " (not readable by you)";
 	else if (k == K_DAMAGED && is_id)
 		what = " (its header is damaged)";
+	else if (k == K_DESTROYED)
+		what = " (destroyed, still under its name: its owner's next "
+			"look hides it)";
 	if (what)
 		c->err = err_set(EINVAL, "a pheap with this id exists in %s%s",
 			dir, what);
@@ -218,12 +228,22 @@ census_dir(int dfd, const char *dir, const char *name, const void *id,
 		int is_id;
 
 		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
-			clear_debris(dfd, de->d_name);
+			(void)pool_clear_debris(dfd, de->d_name);
+			continue;
+		}
+		/* the storage of destroyed pheaps nobody is attached to */
+		if (strncmp(de->d_name, DESTROYED_PREFIX,
+				strlen(DESTROYED_PREFIX)) == 0) {
+			(void)destroy_reap_file(dfd, dir, de->d_name);
 			continue;
 		}
 		if (!pool_is_name(de->d_name))
 			continue;
 		enum kind k = classify(dir, de->d_name, id, len, &is_id);
+		if (k == K_DESTROYED && destroy_reap_file(dfd, dir,
+				de->d_name) >= 0 && fstatat(dfd, de->d_name,
+				&sb, AT_SYMLINK_NOFOLLOW) != 0)
+			k = K_NONE;	/* hidden now */
 		c->count += k == K_PHEAP || k == K_HIDDEN;
 		if (strcmp(de->d_name, name) || c->err)
 			continue;
@@ -254,6 +274,12 @@ census_dev(const char *path, int i, const void *id, size_t len,
 	dev_close(&d);
 	if (ret)
 		return;
+	if (destroy_is(&f, NULL)) {
+		/* destroyed: free once nobody is attached, and not a pheap */
+		if (destroy_reap_dev(path) == 1)
+			c->free[i] = 1;
+		return;
+	}
 	if (f.ok && f.hdr.id_len)
 		c->count++;
 	c->free[i] = f.ok && f.hdr.id_len == 0;

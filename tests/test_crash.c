@@ -23,7 +23,9 @@
  *   - data written and ppersist()ed before the operation is intact;
  *   - header mode old or new; the file's mode, before the owner's next
  *     attach repairs it, no more permissive than the old or the new mode;
- *   - the next create leaves no creation debris (.tmp-*) in the pool.
+ *   - the next create leaves no creation debris (.tmp-*) in the pool;
+ *   - pheap_destroy: the pheap is live and intact, or gone, and the next
+ *     look at the pool frees what a crash left (no .destroyed-* file).
  * For pbrk (kill variant) a second attached process survives each crash:
  * see follower_check().  The test prints the points of each operation,
  * the allowed outcomes it met, and the total (tests/README.md).
@@ -74,6 +76,7 @@ struct scen {
 	int create;			/* the op creates ID */
 	int usc;			/* the op is an attach seeing a new USC */
 	int follower;			/* kill: a forked process stays attached */
+	int destroy;			/* the op destroys ID (nobody attached) */
 	/* results */
 	int points[V_N];
 	int leftovers[V_N];		/* runs that left storage past the break */
@@ -292,6 +295,48 @@ op_attach_usc(const struct scen *s)
 	return pattach(ID, strlen(ID), PHEAP_ATTACH);
 }
 
+/* ID with data, detached: nobody attached */
+static int
+setup_destroy(const struct scen *s)
+{
+	return setup_heap(s) || pdetach();
+}
+
+static int
+op_destroy(const struct scen *s)
+{
+	(void)s;
+	return pheap_destroy(ID, strlen(ID), 0);
+}
+
+/* ID with data, detached, its copy 1 damaged by a stray write */
+static int
+setup_repair(const struct scen *s)
+{
+	char name[POOL_NAME_LEN + 1], p[600];
+	int fd;
+
+	if (setup_heap(s) || pdetach())
+		return 1;
+	pool_name(ID, strlen(ID), name);
+	snprintf(p, sizeof(p), "%s/%s", pool, name);
+	fd = open(p, O_WRONLY);
+	if (fd < 0 || pwrite(fd, "stray", 5, HDR_SLOT_SIZE + 100) != 5)
+		return 1;
+	return fsync(fd) || close(fd);
+}
+
+static int
+op_repair(const struct scen *s)
+{
+	char name[POOL_NAME_LEN + 1], p[600];
+
+	(void)s;
+	pool_name(ID, strlen(ID), name);
+	snprintf(p, sizeof(p), "%s/%s", pool, name);
+	return pheap_repair(p, 0) == PHEAP_REPAIRED_COPY ? 0 : 1;
+}
+
 /* ---- checks (in a fresh process, after the crash) ---- */
 
 /* the file's mode before any repair: within the old or the new mode */
@@ -452,6 +497,59 @@ check_created(const struct scen *s, int done)
 	return ret == 0 && pdetach() ? fail("pdetach") : 0;
 }
 
+static int
+look(const struct pheap_entry *e, void *arg)
+{
+	(void)e;
+	(void)arg;
+	return 0;
+}
+
+/* files of destroyed pheaps in the pool */
+static int
+count_destroyed(void)
+{
+	DIR *dp = opendir(pool);
+	struct dirent *de;
+	int n = 0;
+
+	while (dp && (de = readdir(dp)) != NULL)
+		n += strncmp(de->d_name, ".destroyed-", 11) == 0;
+	if (dp)
+		closedir(dp);
+	return n;
+}
+
+/*
+ * pheap_destroy: the pheap is live, its data intact, or gone (completed:
+ * gone); either way the next look at the pool (a listing, by the owner)
+ * leaves no destroyed storage behind, and the id is free iff it is gone.
+ */
+static int
+check_destroyed(const struct scen *s, int done)
+{
+	struct stat sb;
+	int ret = pattach(ID, strlen(ID), PHEAP_ATTACH), live = ret == 0;
+
+	if (done && live)
+		return fail("the destroyed pheap still attaches");
+	if (!live && ret != -EINVAL)
+		return fail("pattach: %d %s", ret, pheap_errormsg());
+	if (live && (pbrk(0) != (long)B(s->old_brk) ||
+			verify(0, s->data_len, 0) != s->data_len))
+		return fail("the pheap that was not destroyed changed");
+	if (live && pdetach())
+		return fail("pdetach: %s", pheap_errormsg());
+	if (pheap_pool_list(look, NULL, PHEAP_LIST_ALL))
+		return fail("pheap_pool_list: %s", pheap_errormsg());
+	if (count_destroyed())
+		return fail("%d destroyed files left after a look at the pool",
+			count_destroyed());
+	if ((stat_id(ID, &sb) == 0) != live)
+		return fail("the id's file %s", live ? "is gone" : "is there");
+	return check_next_create(1 + live);
+}
+
 /* ---- the enumeration ---- */
 
 struct check_arg {
@@ -465,6 +563,8 @@ checker(void *p)
 {
 	struct check_arg *a = p;
 
+	if (a->s->destroy)
+		return check_destroyed(a->s, a->done);
 	return a->s->create ? check_created(a->s, a->done) :
 		check_heap(a->s, a->done, a->v);
 }
@@ -728,6 +828,13 @@ static struct scen scens[] = {
 	  .setup = setup_usc, .op = op_attach_usc, .old_brk = PG,
 	  .new_brk = PG, .data_len = PG, .old_mode = 0644, .new_mode = 0644,
 	  .usc = 1 },
+	{ .name = "pheap_destroy (nobody attached)",
+	  .setup = setup_destroy, .op = op_destroy, .old_brk = PG,
+	  .new_brk = PG, .data_len = PG, .old_mode = 0644, .new_mode = 0644,
+	  .destroy = 1 },
+	{ .name = "pheap_repair of a damaged copy",
+	  .setup = setup_repair, .op = op_repair, .old_brk = PG,
+	  .new_brk = PG, .data_len = PG, .old_mode = 0644, .new_mode = 0644 },
 };
 #define NSCENS (sizeof(scens) / sizeof(scens[0]))
 
@@ -749,6 +856,8 @@ test_chmod_owner(void)
 }
 static void test_orphan(void) { enumerate(&scens[6]); }
 static void test_usc(void) { enumerate(&scens[7]); }
+static void test_destroy(void) { enumerate(&scens[8]); }
+static void test_repair(void) { enumerate(&scens[9]); }
 
 static void
 test_summary(void)
@@ -804,6 +913,8 @@ main(void)
 		{ "crash in pchmod (owner, read-only)", test_chmod_owner },
 		{ "crash in pattach finishing an orphan round", test_orphan },
 		{ "crash in the USC update of pattach", test_usc },
+		{ "crash in pheap_destroy", test_destroy },
+		{ "crash in pheap_repair", test_repair },
 		{ "summary", test_summary },
 		{ NULL, NULL }
 	};

@@ -16,7 +16,9 @@
  * Also the offline calls (pheap_open(3) and co.) on the device: reads
  * through a read-only range mapping under mcsafe_copy (read-only handles
  * too), writes through libpmem2's pwrite_mcsafe, the break -- not the
- * device's size -- bounding them, several threads at once.
+ * device's size -- bounding them, several threads at once.  And its pheaps
+ * destroyed (pending while a peer is attached, free after), the device
+ * unformatted and formatted again.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -560,6 +562,85 @@ test_offline_threads(void)
 	CU_ASSERT_EQUAL(pheap_close(h), 0);
 }
 
+/* the state pheap_pool_stat gives the device, and its attached count; or
+ * pheap_pool_stat's error */
+static int
+dev_state(int *attached)
+{
+	struct pheap_entry st;
+	int ret = pheap_pool_stat(devpath, &st);
+
+	if (ret)
+		return ret;
+	if (attached)
+		*attached = st.attached;
+	return st.state;
+}
+
+static int
+nop(const struct pheap_entry *st, void *arg)
+{
+	(void)st;
+	(void)arg;
+	return 0;
+}
+
+/* destroyed while attached: pending, then free when the peer detaches,
+ * or when it is killed and the pool is looked at */
+static void
+test_destroy(void)
+{
+	struct tu_peer p;
+	int att = 0;
+
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, "new", 0), 0);
+	CU_ASSERT_EQUAL(pheap_destroy("new", 3, 0), 1);
+	CU_ASSERT_EQUAL(dev_state(&att), PHEAP_STATE_DESTROYED);
+	CU_ASSERT_EQUAL(att, 1);
+	CU_ASSERT_EQUAL(pattach("new", 3, PHEAP_ATTACH), -EINVAL);
+	CU_ASSERT_EQUAL(pattach("x", 1, PHEAP_CREATE), -ENOSPC);
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'b', B(2 * PG)), (long)B(2 * PG));
+	CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'd', 0), 0);	/* frees it */
+	CU_ASSERT_EQUAL(tu_peer_stop(&p), 0);
+	CU_ASSERT_EQUAL(dev_state(NULL), PHEAP_STATE_FREE);
+	CU_ASSERT_EQUAL_FATAL(pattach("x", 1, PHEAP_CREATE), 0);
+	base = pheap_base();
+	CU_ASSERT_EQUAL(pbrk(B(PG)), B(PG));
+	CU_ASSERT_EQUAL(base[0], 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, "x", 1), 0);
+	CU_ASSERT_EQUAL(pheap_destroy("x", 1, 0), 1);
+	kill(p.pid, SIGKILL);
+	CU_ASSERT_EQUAL(tu_peer_stop(&p), 128 + SIGKILL);
+	CU_ASSERT_EQUAL(dev_state(NULL), PHEAP_STATE_DESTROYED);
+	CU_ASSERT_EQUAL(pheap_pool_list(nop, NULL, 0), 0);	/* a look */
+	CU_ASSERT_EQUAL(dev_state(NULL), PHEAP_STATE_FREE);
+}
+
+/* unformat: a free device leaves the pool; one in use only by force,
+ * and never while attached */
+static void
+test_unformat(void)
+{
+	struct tu_peer p;
+
+	CU_ASSERT_EQUAL_FATAL(pattach("u", 1, PHEAP_CREATE), 0);
+	CU_ASSERT_EQUAL(pdetach(), 0);
+	CU_ASSERT_EQUAL(pheap_format_device(devpath, PHEAP_FORMAT_CLEAR),
+		-EEXIST);
+	CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, "u", 0), 0);
+	CU_ASSERT_EQUAL(pheap_format_device(devpath, PHEAP_FORMAT_CLEAR |
+		PHEAP_FORMAT_FORCE), -EBUSY);
+	CU_ASSERT_EQUAL(tu_peer_stop(&p), 0);
+	CU_ASSERT_EQUAL(pheap_destroy("u", 1, 0), 0);
+	CU_ASSERT_EQUAL(pheap_format_device(devpath, PHEAP_FORMAT_CLEAR), 0);
+	CU_ASSERT_EQUAL(dev_state(NULL), -ENODATA);
+	CU_ASSERT_EQUAL(pattach("u", 1, PHEAP_CREATE), -ENOSPC);
+	CU_ASSERT_EQUAL(pheap_format_device(devpath, PHEAP_FORMAT_CLEAR), 0);
+	CU_ASSERT_EQUAL(pheap_format_device(devpath, 0), 0);
+	CU_ASSERT_EQUAL(dev_state(NULL), PHEAP_STATE_FREE);
+}
+
 int
 main(void)
 {
@@ -574,6 +655,8 @@ main(void)
 		{ "offline: read, write, zero, stat; the break bounds them",
 			test_offline },
 		{ "offline: threads on one handle", test_offline_threads },
+		{ "destroy: pending while attached, then free", test_destroy },
+		{ "unformat: only a free device, never while attached", test_unformat },
 	};
 	const size_t ntests = sizeof(tests) / sizeof(tests[0]);
 	struct tu_test run[sizeof(tests) / sizeof(tests[0]) + 1];

@@ -135,6 +135,78 @@ test_validate(void)
 	CU_ASSERT_EQUAL(hdr_validate(&h, &file_lim), -EUCLEAN);
 }
 
+/* a version-1 copy, as libraries before flags wrote it */
+static void
+encode_v1(const struct hdr *h, uint8_t buf[HDR_COPY_SIZE])
+{
+	uint32_t v1 = htole32(1);
+	uint64_t sum;
+
+	hdr_encode(h, buf);
+	memcpy(buf + 8, &v1, 4);
+	memset(buf + 344, 0, 4);
+	sum = htole64(hdr_checksum(buf, HDR_COPY_SIZE - 8));
+	memcpy(buf + HDR_COPY_SIZE - 8, &sum, 8);
+}
+
+/*
+ * Flags (HDR_F_DESTROYED) are backward compatible: a header without them
+ * is still version 1, byte for byte; one with them is version 2, which a
+ * version-1 reader rejects (the safe reading); a version-2 copy without
+ * flags or with an unknown one is damage.
+ */
+static void
+test_flags_version(void)
+{
+	uint8_t buf[HDR_COPY_SIZE], old[HDR_COPY_SIZE];
+	struct hdr h = sample(), d;
+	uint32_t v, f;
+
+	hdr_encode(&h, buf);
+	encode_v1(&h, old);
+	CU_ASSERT_EQUAL(memcmp(buf, old, sizeof(buf)), 0);
+	CU_ASSERT_EQUAL(hdr_decode(old, &d), 0);
+	CU_ASSERT_EQUAL(d.flags, 0);
+	h.flags = HDR_F_DESTROYED;
+	hdr_encode(&h, buf);
+	memcpy(&v, buf + 8, 4);
+	memcpy(&f, buf + 344, 4);
+	CU_ASSERT_EQUAL(le32toh(v), 2);
+	CU_ASSERT_EQUAL(le32toh(f), HDR_F_DESTROYED);
+	CU_ASSERT_EQUAL(hdr_decode(buf, &d), 0);
+	CU_ASSERT_EQUAL(d.flags, HDR_F_DESTROYED);
+	CU_ASSERT_EQUAL(memcmp(&h, &d, sizeof(h)), 0);
+	CU_ASSERT_EQUAL(hdr_validate(&d, &file_lim), 0);
+	/* a version-1 reader would find version 2 and call it damaged: in
+	 * version 1 the flags word is reserved and ignored */
+	h.flags = 0;
+	encode_v1(&h, old);
+	memset(old + 344, 0xff, 4);
+	uint64_t sum = htole64(hdr_checksum(old, HDR_COPY_SIZE - 8));
+	memcpy(old + HDR_COPY_SIZE - 8, &sum, 8);
+	CU_ASSERT_EQUAL(hdr_decode(old, &d), 0);
+	CU_ASSERT_EQUAL(d.flags, 0);
+	/* version 2 without a flag, or with an unknown one: damage */
+	h.flags = HDR_F_DESTROYED;
+	hdr_encode(&h, buf);
+	for (uint32_t bad = 0; bad <= 2; bad += 2) {
+		f = htole32(bad);
+		memcpy(buf + 344, &f, 4);
+		sum = htole64(hdr_checksum(buf, HDR_COPY_SIZE - 8));
+		memcpy(buf + HDR_COPY_SIZE - 8, &sum, 8);
+		CU_ASSERT_EQUAL(hdr_decode(buf, &d), -EUCLEAN);
+	}
+	/* a free device is never destroyed */
+	struct hdr_limits dev8 = { 8 * PG, HDR_AREA_SIZE, 1 };
+
+	h = sample();
+	h.capacity = 8 * PG;
+	h.brk = 0;
+	h.id_len = 0;
+	h.flags = HDR_F_DESTROYED;
+	CU_ASSERT_EQUAL(hdr_validate(&h, &dev8), -EUCLEAN);
+}
+
 /*
  * A 1 GiB aligned device is mapped in 1 GiB units: its data starts 1 GiB in,
  * base and capacity are 1 GiB multiples, and the break keeps its 2 MiB
@@ -422,6 +494,7 @@ main(void)
 		{ "validation of every field", test_validate },
 		{ "a 1 GiB unit: base, capacity, data offset", test_validate_gib_unit },
 		{ "id length out of range is damage", test_id_len_out_of_range },
+		{ "flags: version 2, version 1 unchanged", test_flags_version },
 		{ "single bit flips are repaired by the mirror", test_every_bit_flip },
 		{ "random garbage is never a header", test_random_garbage },
 		{ "torn updates leave old or new", test_torn_updates },

@@ -116,6 +116,8 @@ oracle_valid(const struct hdr *h, uint32_t raw_id_len,
 
 	if (!free_dev && (raw_id_len < 1 || raw_id_len > PHEAP_ID_LEN_LIMIT))
 		return 0;
+	if (free_dev && h->flags)	/* a free device is never destroyed */
+		return 0;
 	if (h->mode > 0777 || h->data_off != l->data_off)
 		return 0;
 	if (h->capacity % PG || h->capacity % l->unit || h->capacity > HDR_MAX_SPAN ||
@@ -151,7 +153,11 @@ check_decoded(const uint8_t *copy, int ret, const struct hdr *h)
 	uint8_t re[HDR_COPY_SIZE];
 	struct hdr back;
 
-	CHECK(raw32(copy, 8) == HDR_VERSION && raw32(copy, 12) == HDR_COPY_SIZE);
+	/* version 1 without flags, version 2 with known ones */
+	CHECK(raw32(copy, 12) == HDR_COPY_SIZE);
+	CHECK((raw32(copy, 8) == HDR_VERSION && h->flags == 0) ||
+		(raw32(copy, 8) == HDR_VERSION_FLAGS && h->flags != 0 &&
+		 (h->flags & ~HDR_F_KNOWN) == 0 && h->flags == raw32(copy, 344)));
 	CHECK(h->id_len == raw32(copy, 84) || h->id_len == 0);
 	hdr_encode(h, re);
 	CHECK(hdr_decode(re, &back) == 0);

@@ -110,6 +110,13 @@ headers(void)
 		h.id[i] = (uint8_t)i;
 	h.base = HDR_ADDR_MAX - HDR_MAX_SPAN - HDR_RSV_EXTRA - PG;
 	header_seed("long-id-top-base", 0x00, &h, &h);
+	/* a destroyed pheap (version 2: flags), beside its live copy */
+	h = sample();
+	old = sample();
+	h.seq = 4;
+	h.flags = HDR_F_DESTROYED;
+	header_seed("destroyed", 0x00, &h, &h);
+	header_seed("destroyed-older-copy1", 0x40, &h, &old);
 }
 
 /* ---- pools: files the library made ---- */

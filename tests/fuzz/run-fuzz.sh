@@ -36,7 +36,7 @@ CFLAGS="-std=gnu11 -g -O1 -fno-omit-frame-pointer
 LIBS="$(pkg-config --libs $pkgs) -lpthread"
 LIB_SRCS="errmsg header dev backend_file backend_devdax pool pool_create
 	reservation lock brklock sync daxdev format owner mcsafe attach brk chmod
-	info offline"
+	info offline destroy pool_stat pool_list chown repair"
 all_srcs=""
 for s in $LIB_SRCS; do all_srcs="$all_srcs $srcdir/src/$s.c"; done
 
