@@ -31,13 +31,10 @@ struct state st = {
 static int
 check_flags(const char *guid, size_t len, unsigned long flag)
 {
-	if (!guid)
-		return err_set(EFAULT, "guid is NULL");
-	if (len < 1 || len > PHEAP_ID_LEN_LIMIT)
-		return err_set(EINVAL, "id length %zu not in [1, %d]", len,
-			PHEAP_ID_LEN_LIMIT);
-	if (flag & ~FLAGS_KNOWN)
-		return err_set(EINVAL, "unknown flags %#lx", flag & ~FLAGS_KNOWN);
+	int ret = pool_check_id(guid, len, flag, FLAGS_KNOWN);
+
+	if (ret)
+		return ret;
 	if (!(flag & PHEAP_CREATE) == !(flag & PHEAP_ATTACH))
 		return err_set(EINVAL, "exactly one of PHEAP_CREATE and "
 			"PHEAP_ATTACH is needed");

@@ -58,11 +58,8 @@ pheap_chown(const char *guid, size_t len, uid_t uid, gid_t gid)
 	struct hdr_found f;
 	int ret;
 
-	if (!guid)
-		return err_set(EFAULT, "guid is NULL");
-	if (len < 1 || len > PHEAP_ID_LEN_LIMIT)
-		return err_set(EINVAL, "id length %zu not in [1, %d]", len,
-			PHEAP_ID_LEN_LIMIT);
+	if ((ret = pool_check_id(guid, len, 0, 0)) != 0)
+		return ret;
 	if (geteuid() != 0)
 		return err_set(EPERM, "only root may change a pheap's owner");
 	ret = pool_find(guid, len, 0, &d, &f);

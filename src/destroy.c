@@ -260,15 +260,7 @@ finish(struct dev *w, int dfd, const struct hdr *h, int wait)
 static int
 check_args(const char *guid, size_t len, unsigned long flags)
 {
-	if (!guid)
-		return err_set(EFAULT, "guid is NULL");
-	if (len < 1 || len > PHEAP_ID_LEN_LIMIT)
-		return err_set(EINVAL, "id length %zu not in [1, %d]", len,
-			PHEAP_ID_LEN_LIMIT);
-	if (flags & ~PHEAP_DESTROY_WAIT)
-		return err_set(EINVAL, "unknown flags %#lx",
-			flags & ~PHEAP_DESTROY_WAIT);
-	return 0;
+	return pool_check_id(guid, len, flags, PHEAP_DESTROY_WAIT);
 }
 
 /* 1 if the calling process is attached to the backing open on d */

@@ -106,14 +106,10 @@ pheap_open(const char *guid, size_t len, unsigned long flags,
 	struct hdr_found f;
 	int ret;
 
-	if (!guid || !h)
-		return err_set(EFAULT, "%s is NULL", guid ? "h" : "guid");
-	if (len < 1 || len > PHEAP_ID_LEN_LIMIT)
-		return err_set(EINVAL, "id length %zu not in [1, %d]", len,
-			PHEAP_ID_LEN_LIMIT);
-	if (flags & ~PHEAP_RDONLY)
-		return err_set(EINVAL, "unknown flags %#lx",
-			flags & ~PHEAP_RDONLY);
+	if (!h)
+		return err_set(EFAULT, "h is NULL");
+	if ((ret = pool_check_id(guid, len, flags, PHEAP_RDONLY)) != 0)
+		return ret;
 	ph = calloc(1, sizeof(*ph));
 	if (!ph)
 		return err_set(ENOMEM, "no memory for a pheap handle");

@@ -198,6 +198,20 @@ pool_open_in(const char *dir, const char *name, int rdonly, struct dev *d)
 }
 
 int
+pool_check_id(const void *id, size_t len, unsigned long flags,
+	unsigned long known)
+{
+	if (!id)
+		return err_set(EFAULT, "guid is NULL");
+	if (len < 1 || len > PHEAP_ID_LEN_LIMIT)
+		return err_set(EINVAL, "id length %zu not in [1, %d]", len,
+			PHEAP_ID_LEN_LIMIT);
+	if (flags & ~known)
+		return err_set(EINVAL, "unknown flags %#lx", flags & ~known);
+	return 0;
+}
+
+int
 pool_in_creation(const struct dev *d)
 {
 	struct stat sb;

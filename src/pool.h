@@ -18,6 +18,11 @@ PHEAP_HIDDEN int pool_find(const void *id, size_t len, int rdonly,
 PHEAP_HIDDEN int pool_create(const void *id, size_t len, struct dev *d,
 	struct hdr_found *f);
 
+/* the arguments every call naming a pheap by id checks: the id, and flags
+ * within known: 0, or -EFAULT / -EINVAL with a message */
+PHEAP_HIDDEN int pool_check_id(const void *id, size_t len,
+	unsigned long flags, unsigned long known);
+
 /* the file name an id gets in a pool directory (exposed for the tests) */
 #define POOL_NAME_LEN 38	/* 32 hex digits + ".pheap" */
 PHEAP_HIDDEN void pool_name(const void *id, size_t len, char name[POOL_NAME_LEN + 1]);

@@ -157,18 +157,8 @@ empty_dir(const char *dir)
 static void
 count_entries(int *pheaps, int *debris)
 {
-	DIR *dp = opendir(pool);
-	struct dirent *de;
-
-	*pheaps = *debris = 0;
-	while (dp && (de = readdir(dp)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		*debris += strncmp(de->d_name, ".tmp-", 5) == 0;
-		*pheaps += n > 6 && strcmp(de->d_name + n - 6, ".pheap") == 0;
-	}
-	if (dp)
-		closedir(dp);
+	*pheaps = tu_count_names(pool, NULL, ".pheap");
+	*debris = tu_count_names(pool, ".tmp-", NULL);
 }
 
 static int

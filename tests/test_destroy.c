@@ -31,18 +31,8 @@ static const char *pool;
 static void
 count_files(int *destroyed, int *pheaps)
 {
-	DIR *dp = opendir(pool);
-	struct dirent *de;
-
-	*destroyed = *pheaps = 0;
-	while (dp && (de = readdir(dp)) != NULL) {
-		size_t n = strlen(de->d_name);
-
-		*destroyed += strncmp(de->d_name, ".destroyed-", 11) == 0;
-		*pheaps += n > 6 && !strcmp(de->d_name + n - 6, ".pheap");
-	}
-	if (dp)
-		closedir(dp);
+	*destroyed = tu_count_names(pool, ".destroyed-", NULL);
+	*pheaps = tu_count_names(pool, NULL, ".pheap");
 }
 
 struct seen {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /* util.c -- shared helpers for the CUnit test programs */
 
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -509,4 +510,23 @@ tu_pmd_percent(const void *addr, size_t len)
 	}
 	fclose(f);
 	return rss ? (int)(pmd * 100 / rss) : -1;
+}
+
+int
+tu_count_names(const char *dir, const char *prefix, const char *suffix)
+{
+	DIR *dp = opendir(dir);
+	struct dirent *de;
+	int count = 0;
+
+	while (dp && (de = readdir(dp)) != NULL) {
+		size_t n = strlen(de->d_name), k = suffix ? strlen(suffix) : 0;
+
+		count += (!prefix || !strncmp(de->d_name, prefix,
+			strlen(prefix))) && (!suffix || (n > k &&
+			!strcmp(de->d_name + n - k, suffix)));
+	}
+	if (dp)
+		closedir(dp);
+	return count;
 }

@@ -78,5 +78,7 @@ double tu_ms(void);
  * there is resident, or transparent huge pages are off (enabled: never).
  */
 int tu_pmd_percent(const void *addr, size_t len);
+/* names in dir that start with prefix and end with suffix (NULL: any) */
+int tu_count_names(const char *dir, const char *prefix, const char *suffix);
 
 #endif

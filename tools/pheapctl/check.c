@@ -168,14 +168,13 @@ cmd_check(int argc, char **argv)
 	int n = 0, ret;
 
 	for (int i = 1; i < argc; i++) {
-		int p = ctl_pool_opt(argc, argv, &i);
+		int done;
 
-		if (p < 0)
-			return ctl_usage("--pool needs a value");
-		if (p)
+		if (ctl_common_opt(argc, argv, &i, "[--repair] [--dry-run] [ID|PATH...]", help, &done)) {
+			if (done >= 0)
+				return done;
 			continue;
-		if (ctl_is_help(argv[i]))
-			return ctl_help("[--repair] [--dry-run] [ID|PATH...]", help);
+		}
 		if (!strcmp(argv[i], "--repair"))
 			r.repair = 1;
 		else if (!strcmp(argv[i], "--dry-run"))

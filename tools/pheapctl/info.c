@@ -288,14 +288,13 @@ cmd_info(int argc, char **argv)
 	int json = 0, ret;
 
 	for (int i = 1; i < argc; i++) {
-		int p = ctl_pool_opt(argc, argv, &i);
+		int done;
 
-		if (p < 0)
-			return ctl_usage("--pool needs a value");
-		if (p)
+		if (ctl_common_opt(argc, argv, &i, "[--json] ID|PATH", help, &done)) {
+			if (done >= 0)
+				return done;
 			continue;
-		if (ctl_is_help(argv[i]))
-			return ctl_help("[--json] ID|PATH", help);
+		}
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (argv[i][0] == '-' && argv[i][1])

@@ -222,14 +222,13 @@ cmd_list(int argc, char **argv)
 	int human = 0, json = 0, ret;
 
 	for (int i = 1; i < argc; i++) {
-		int p = ctl_pool_opt(argc, argv, &i);
+		int done;
 
-		if (p < 0)
-			return ctl_usage("--pool needs a value");
-		if (p)
+		if (ctl_common_opt(argc, argv, &i, "[-u] [--pids] [--json]", help, &done)) {
+			if (done >= 0)
+				return done;
 			continue;
-		if (ctl_is_help(argv[i]))
-			return ctl_help("[-u] [--pids] [--json]", help);
+		}
 		if (!strcmp(argv[i], "-u") || !strcmp(argv[i], "--human"))
 			human = 1;
 		else if (!strcmp(argv[i], "--pids"))

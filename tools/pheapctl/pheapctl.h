@@ -55,6 +55,10 @@ int ctl_help(const char *synopsis, const char *text);
 int ctl_pool_opt(int argc, char **argv, int *i);
 /* 1 if arg is --help or -h */
 int ctl_is_help(const char *arg);
+/* --pool P or --help at argv[*i]: 1 if it was one (*done: the exit code to
+ * return, or -1 to go on with the next argument), else 0 */
+int ctl_common_opt(int argc, char **argv, int *i, const char *synopsis,
+	const char *help, int *done);
 
 /* an id typed as list prints it: bytes, "\\" and "\xHH"; 0 or -1 */
 int ctl_parse_id(const char *arg, char id[PHEAP_ID_LEN_LIMIT], size_t *len);

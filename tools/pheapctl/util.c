@@ -66,6 +66,20 @@ ctl_is_help(const char *arg)
 	return strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0;
 }
 
+int
+ctl_common_opt(int argc, char **argv, int *i, const char *synopsis,
+	const char *help, int *done)
+{
+	int p = ctl_pool_opt(argc, argv, i);
+
+	*done = -1;
+	if (p < 0)
+		*done = ctl_usage("--pool needs a value");
+	else if (!p && ctl_is_help(argv[*i]))
+		*done = ctl_help(synopsis, help);
+	return p != 0 || *done >= 0;
+}
+
 static int
 hexval(int c)
 {
