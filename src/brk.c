@@ -34,18 +34,29 @@ set_local(uint64_t len, enum rsv_populate pop)
 	return ret;
 }
 
-/* storage and local mapping for [old, want) */
+/* storage and local mapping for [old, want), then the durable header
+ * that names it -- all under follow: our sync thread, lagging behind an
+ * earlier change, would otherwise map the durable break of before this
+ * grow over the range we just mapped, and nothing would map it again */
 static int
-grow_local(struct hdr *h, uint64_t old, uint64_t want)
+grow_local(struct hdr *h, uint64_t old, uint64_t want, int *slot)
 {
 	int ret = dev_grow(&st.dev, h, old, want);
 
+	pthread_mutex_lock(&st.follow);
 	if (ret == 0)
-		ret = set_local(want, RSV_POPULATE_WRITE);
+		ret = state_set_len(&st, want, RSV_POPULATE_WRITE);
 	/* storage that keeps what an earlier, larger heap wrote there (and
 	 * on a 1 GiB device what was written past the break) */
 	if (ret == 0 && !dev_grow_zeroed(&st.dev))
 		rsv_zero_grown(st.rsv, old, want);
+	if (ret == 0) {
+		h->brk = want;
+		ret = hdr_store(&st.dev.io, h, slot);
+		if (ret)
+			h->brk = old;
+	}
+	pthread_mutex_unlock(&st.follow);
 	return ret;
 }
 
@@ -95,10 +106,12 @@ change(uint64_t want)
 		return err_set(ENOMEM, "break %#llx beyond capacity %#llx",
 			(unsigned long long)want, (unsigned long long)cap);
 	sync_begin(&st);
-	if (want > old && (ret = grow_local(&h, old, want)))
-		return undo(&h, ret);
-	h.brk = want;
-	ret = hdr_store(&st.dev.io, &h, &f.slot);
+	if (want > old) {
+		ret = grow_local(&h, old, want, &f.slot);
+	} else {
+		h.brk = want;
+		ret = hdr_store(&st.dev.io, &h, &f.slot);
+	}
 	if (ret)
 		return undo(&h, ret);
 	st.hdr.brk = want;

@@ -70,6 +70,18 @@ rnd(unsigned *seed, unsigned n)
 	return (*seed >> 8) % n;
 }
 
+/* pbrk, and what went wrong said on stderr (these run under load in CI) */
+static long
+brk_said(unsigned long addr)
+{
+	long r = pbrk(addr);
+
+	if (r < 0)
+		fprintf(stderr, "pbrk(%#lx) = %ld: %s\n", addr, r,
+			pheap_errormsg());
+	return r;
+}
+
 /* thread touching 3 MiB while this process shrinks a fresh 64 MiB heap to
  * 8 MiB, then random rounds; a fault kills the child: tu_child reports it */
 static int
@@ -82,7 +94,7 @@ shrink_rounds(void *arg)
 
 	for (int fresh = 0; fresh < 5; fresh++) {
 		if (pattach(id, strlen(id), PHEAP_ATTACH) ||
-				pbrk(B(64 * MiB)) != (long)B(64 * MiB))
+				brk_said(B(64 * MiB)) != (long)B(64 * MiB))
 			return 1;
 		pdetach();
 		/* a fresh attach maps the heap as one range */
@@ -93,12 +105,12 @@ shrink_rounds(void *arg)
 		pthread_create(&th, NULL, touch_loop, &t);
 		while (t.n < 100000)	/* running before the shrink */
 			sched_yield();
-		if (pbrk(B(8 * MiB)) != (long)B(8 * MiB))
+		if (brk_said(B(8 * MiB)) != (long)B(8 * MiB))
 			return 3;
 		for (int i = 0; i < 100; i++) {
 			unsigned long sz = (2 + rnd(&seed, 7)) * PG;
 
-			if (pbrk(B(sz)) != (long)B(sz))
+			if (brk_said(B(sz)) != (long)B(sz))
 				return 4;
 		}
 		t.stop = 1;
@@ -129,15 +141,15 @@ test_shrink_follower(void)
 	CU_ASSERT_EQUAL_FATAL(pattach("shf", 3, PHEAP_CREATE), 0);
 	for (int fresh = 0; fresh < 4; fresh++) {
 		/* the peer attaches to a 64 MiB heap: one range it maps */
-		CU_ASSERT_EQUAL(pbrk(B(64 * MiB)), B(64 * MiB));
+		CU_ASSERT_EQUAL(brk_said(B(64 * MiB)), B(64 * MiB));
 		CU_ASSERT_EQUAL_FATAL(tu_peer_start(&p, "shf", 0), 0);
 		CU_ASSERT_EQUAL(tu_peer_cmd(&p, 'T', 3 * MiB), 0);
 		usleep(50000);		/* its thread runs before the shrink */
-		CU_ASSERT_EQUAL(pbrk(B(8 * MiB)), B(8 * MiB));
+		CU_ASSERT_EQUAL(brk_said(B(8 * MiB)), B(8 * MiB));
 		for (int i = 0; i < 60; i++) {
 			unsigned long sz = (2 + rnd(&seed, 7)) * PG;
 
-			CU_ASSERT_EQUAL(pbrk(B(sz)), B(sz));
+			CU_ASSERT_EQUAL(brk_said(B(sz)), B(sz));
 		}
 		CU_ASSERT_EQUAL(tu_peer_cmd(&p, 't', 0), 0);
 		CU_ASSERT_EQUAL(tu_peer_stop(&p), 0);
