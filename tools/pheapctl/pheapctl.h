@@ -86,6 +86,26 @@ const char *ctl_copy(int state);
 /* finds the pool entry of an id (not destroyed) or a path; 0 or EXIT_FAIL */
 int ctl_find(const char *arg, struct pheap_entry *st);
 
+/* ---- progress.c: a progress line for long work, on a terminal ---- */
+
+struct progress {
+	const char *what;
+	unsigned long long total, done;
+	int on;			/* stderr is a terminal */
+	int drawn;		/* a line is on it */
+	long long last_ns;	/* when it was last drawn */
+};
+
+/* starts; total bytes to do */
+void progress_start(struct progress *p, const char *what,
+	unsigned long long total);
+/* done bytes of total are done: redrawn if a tenth of a second passed */
+void progress_step(struct progress *p, unsigned long long done);
+/* the last state and a newline, if anything was drawn */
+void progress_end(struct progress *p);
+/* a line being drawn ends here: a message follows */
+void progress_interrupt(void);
+
 /* ---- procs.c ---- */
 
 /* the processes attached to the pheap at path that this user may see;
