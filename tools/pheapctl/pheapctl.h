@@ -106,6 +106,15 @@ void progress_end(struct progress *p);
 /* a line being drawn ends here: a message follows */
 void progress_interrupt(void);
 
+/* ---- interrupt.c: SIGINT, SIGTERM, SIGHUP during work that cleans up ---- */
+
+/* from now on such a signal is noted, not obeyed */
+void ctl_hold_signals(void);
+/* the signal noted (the work should stop and clean up), or 0 */
+int ctl_signalled(void);
+/* the signals' actions as they were; a noted signal is raised again */
+void ctl_release_signals(void);
+
 /* ---- procs.c ---- */
 
 /* the processes attached to the pheap at path that this user may see;
