@@ -39,7 +39,9 @@ static const struct subcommand table[] = {
 		"take device-DAX devices out of the pool" },
 	{ "check", cmd_check,
 		"validate the pool's entries, and repair them" },
-	/* export and import come with the offline data API: one entry each */
+	{ "export", cmd_export,
+		"a heap's bytes, or an archive of the pheap, to a file" },
+	/* import comes next: one entry */
 	{ NULL, NULL, NULL }
 };
 

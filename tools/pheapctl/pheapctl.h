@@ -3,8 +3,8 @@
  * pheapctl.h -- what the subcommands of pheapctl(1) share.
  *
  * One subcommand is one entry of the table in pheapctl.c and one function
- * here, in a file of its own (or with its close kin): a new subcommand
- * (export, import) is one more of each.  Every subcommand gets argv from
+ * here, in a file of its own (or with its close kin): a new subcommand is
+ * one more of each.  Every subcommand gets argv from
  * its own name on, prints --help on stdout, and returns the exit status:
  * EXIT_OK, EXIT_FAIL (the operation failed: stderr names the id or path
  * and the library's reason), EXIT_USAGE.
@@ -38,6 +38,7 @@ int cmd_resize(int argc, char **argv);
 int cmd_format(int argc, char **argv);		/* device.c */
 int cmd_unformat(int argc, char **argv);
 int cmd_check(int argc, char **argv);		/* check.c */
+int cmd_export(int argc, char **argv);		/* export.c */
 
 /* ---- util.c ---- */
 
