@@ -41,7 +41,8 @@ static const struct subcommand table[] = {
 		"validate the pool's entries, and repair them" },
 	{ "export", cmd_export,
 		"a heap's bytes, or an archive of the pheap, to a file" },
-	/* import comes next: one entry */
+	{ "import", cmd_import,
+		"a file's bytes into a heap, or an archive made a pheap" },
 	{ NULL, NULL, NULL }
 };
 

@@ -39,6 +39,7 @@ int cmd_format(int argc, char **argv);		/* device.c */
 int cmd_unformat(int argc, char **argv);
 int cmd_check(int argc, char **argv);		/* check.c */
 int cmd_export(int argc, char **argv);		/* export.c */
+int cmd_import(int argc, char **argv);		/* import.c */
 
 /* ---- util.c ---- */
 
