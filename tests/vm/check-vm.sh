@@ -6,7 +6,9 @@
 #
 #   1. devdax (memmap= pmem, /dev/dax0.0): tests/test_devdax, on a 2 MiB
 #      aligned namespace, then on a 1 GiB aligned one (4 GiB of pmem: the
-#      namespace loses its first GiB to the info block and its padding)
+#      namespace loses its first GiB to the info block and its padding);
+#      tests/test_pheapctl.sh with the device (format, list, info, export,
+#      import on it) on the 2 MiB one
 #   2. NVDIMM (ACPI NFIT, image file) as devdax: tests/test_reboot write,
 #      then a new QEMU process (a reboot) and tests/test_reboot verify
 #   3. the same on an fsdax ext4 -o dax file system on the NVDIMM
@@ -49,6 +51,8 @@ phase() {
 
 phase "devdax: test_devdax" $run --mode devdax --timeout 600 -- \
 	sh -c 'PHEAP_TEST_DAXDEV=$PHEAP_VM_DEV ./tests/test_devdax'
+phase "devdax: test_pheapctl.sh" $run --mode devdax --timeout 600 -- \
+	sh -c 'PHEAP_TEST_DAXDEV=$PHEAP_VM_DEV ./tests/test_pheapctl.sh'
 phase "devdax 1G: test_devdax" $run --mode devdax --dax-align 1G \
 	--pmem-size 4G --timeout 900 -- \
 	sh -c 'PHEAP_TEST_DAXDEV=$PHEAP_VM_DEV ./tests/test_devdax'

@@ -39,7 +39,10 @@ static const struct subcommand table[] = {
 		"take device-DAX devices out of the pool" },
 	{ "check", cmd_check,
 		"validate the pool's entries, and repair them" },
-	/* export and import come with the offline data API: one entry each */
+	{ "export", cmd_export,
+		"a heap's bytes, or an archive of the pheap, to a file" },
+	{ "import", cmd_import,
+		"a file's bytes into a heap, or an archive made a pheap" },
 	{ NULL, NULL, NULL }
 };
 

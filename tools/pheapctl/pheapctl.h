@@ -3,8 +3,8 @@
  * pheapctl.h -- what the subcommands of pheapctl(1) share.
  *
  * One subcommand is one entry of the table in pheapctl.c and one function
- * here, in a file of its own (or with its close kin): a new subcommand
- * (export, import) is one more of each.  Every subcommand gets argv from
+ * here, in a file of its own (or with its close kin): a new subcommand is
+ * one more of each.  Every subcommand gets argv from
  * its own name on, prints --help on stdout, and returns the exit status:
  * EXIT_OK, EXIT_FAIL (the operation failed: stderr names the id or path
  * and the library's reason), EXIT_USAGE.
@@ -38,6 +38,8 @@ int cmd_resize(int argc, char **argv);
 int cmd_format(int argc, char **argv);		/* device.c */
 int cmd_unformat(int argc, char **argv);
 int cmd_check(int argc, char **argv);		/* check.c */
+int cmd_export(int argc, char **argv);		/* export.c */
+int cmd_import(int argc, char **argv);		/* import.c */
 
 /* ---- util.c ---- */
 
@@ -89,6 +91,35 @@ const char *ctl_copy(int state);
 
 /* finds the pool entry of an id (not destroyed) or a path; 0 or EXIT_FAIL */
 int ctl_find(const char *arg, struct pheap_entry *st);
+
+/* ---- progress.c: a progress line for long work, on a terminal ---- */
+
+struct progress {
+	const char *what;
+	unsigned long long total, done;
+	int on;			/* stderr is a terminal */
+	int drawn;		/* a line is on it */
+	long long last_ns;	/* when it was last drawn */
+};
+
+/* starts; total bytes to do */
+void progress_start(struct progress *p, const char *what,
+	unsigned long long total);
+/* done bytes of total are done: redrawn if a tenth of a second passed */
+void progress_step(struct progress *p, unsigned long long done);
+/* the last state and a newline, if anything was drawn */
+void progress_end(struct progress *p);
+/* a line being drawn ends here: a message follows */
+void progress_interrupt(void);
+
+/* ---- interrupt.c: SIGINT, SIGTERM, SIGHUP during work that cleans up ---- */
+
+/* from now on such a signal is noted, not obeyed */
+void ctl_hold_signals(void);
+/* the signal noted (the work should stop and clean up), or 0 */
+int ctl_signalled(void);
+/* the signals' actions as they were; a noted signal is raised again */
+void ctl_release_signals(void);
 
 /* ---- procs.c ---- */
 

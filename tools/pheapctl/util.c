@@ -22,6 +22,7 @@ const char *ctl_cmd = "";
 int
 ctl_fail(const char *what, const char *msg)
 {
+	progress_interrupt();
 	fprintf(stderr, "pheapctl %s: %s: %s\n", ctl_cmd, what, msg);
 	return EXIT_FAIL;
 }
@@ -31,6 +32,7 @@ ctl_usage(const char *fmt, ...)
 {
 	va_list ap;
 
+	progress_interrupt();
 	fprintf(stderr, "pheapctl %s: ", ctl_cmd);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
