@@ -20,8 +20,8 @@
  * Destroying a file: under the break lock, (1) rename to the hidden name
  * (RENAME_NOREPLACE), check that it is the file we opened (else put it
  * back), fsync the directory; (2) write the flag (one durable copy and
- * its mirror, header.c);
- * then (3) if nobody is attached, unlink it and fsync the directory.  A
+ * its mirror, header.c); then (3) if nobody is attached, unlink it and
+ * fsync the directory.  A
  * crash after (1) leaves a hidden file without the flag: its name alone
  * says destroyed (destroy_is), and the next to look frees it; a crash
  * before (1) is durable left the pheap live (the call had not returned).
