@@ -23,8 +23,8 @@
  * its mirror, header.c); then (3) if nobody is attached, unlink it and
  * fsync the directory.  A crash after (1) leaves a hidden file without
  * the flag: its name alone says destroyed (destroy_is), and the next to
- * look frees it; a crash
- * before (1) is durable left the pheap live (the call had not returned).
+ * look frees it; a crash before (1) is durable left the pheap live (the
+ * call had not returned).
  * A device: (1) the flag, under the break lock; (3) a free header, under
  * the break lock again, once nobody is attached -- hdr_store leaves the old
  * or the new header, so a crash leaves it destroyed or free.
