@@ -173,6 +173,10 @@ file_map_area(struct dev *d)
 
 	if (d->area)
 		return 0;
+	/* a short file would SIGBUS whoever touches its runtime page */
+	if (file_size(d) < HDR_AREA_SIZE)
+		return err_set(EUCLEAN, "%s is shorter than a header area",
+			d->path);
 	a = mmap(NULL, HDR_AREA_SIZE, prot, MAP_SHARED, d->fd, 0);
 	if (a == MAP_FAILED)
 		return err_sys(errno, "mapping the header area of %s", d->path);

@@ -534,6 +534,11 @@ test_damage(void)
 	/* a file too short for its break is damaged, not a SIGBUS */
 	CU_ASSERT_EQUAL(ftruncate(fd, 2 * MiB + PG), 0);
 	CU_ASSERT_EQUAL(attach("victim", 0), -EUCLEAN);
+	/* too short for its runtime page, both copies valid (make fuzz found
+	 * the SIGBUS there): damaged too, read-write and read-only */
+	CU_ASSERT_EQUAL(ftruncate(fd, 8192), 0);
+	CU_ASSERT_EQUAL(attach("victim", 0), -EUCLEAN);
+	CU_ASSERT_EQUAL(attach("victim", PHEAP_RDONLY), -EUCLEAN);
 	close(fd);
 	CU_ASSERT_EQUAL(attach("bystander", 0), 0);
 	CU_ASSERT_EQUAL(pdetach(), 0);
