@@ -77,22 +77,14 @@ repair_mode(struct state *s, const struct owner *o)
 int
 state_writable(struct state *s, struct dev *own, struct dev **use, int lend)
 {
-	struct stat sb;
-	int fd, ret;
+	int lent, ret;
 
 	*use = &s->dev;
 	if (!s->rdonly)
 		return 0;
-	fd = dev_reopen(&s->dev, 0);
 	TH_POINT("chmod.lend_uw");
-	if (lend && fd == -EACCES && fstat(s->dev.fd, &sb) == 0 &&
-			fchmod(s->dev.fd, (sb.st_mode & 0777) | S_IWUSR) == 0)
-		fd = dev_reopen(&s->dev, 0);
-	if (fd < 0)
-		return fd;
-	ret = dev_init(own, fd, s->dev.path, 0);
-	if (ret == 0 && (ret = dev_map_area(own)) != 0)
-		dev_close(own);
+	/* what is lent, pchmod puts right: the file ends with the new mode */
+	ret = owner_open_rw(&s->dev, own, lend, &lent);
 	if (ret == 0)
 		*use = own;
 	return ret;

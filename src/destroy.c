@@ -287,7 +287,7 @@ destroy_found(struct dev *d, const char *guid, size_t len, unsigned long flags)
 	struct hdr h;
 	struct stat sb;
 	char dir[PATH_MAX];
-	int dfd = -1, lent, ret = owner_open_rw(d, &w, &lent);
+	int dfd = -1, lent, ret = owner_open_rw(d, &w, 1, &lent);
 
 	if (ret)
 		return ret;

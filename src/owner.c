@@ -86,14 +86,14 @@ owner_is_me(const struct dev *d, const struct hdr *h, uid_t *owner)
 }
 
 int
-owner_open_rw(const struct dev *d, struct dev *w, int *lent)
+owner_open_rw(const struct dev *d, struct dev *w, int lend, int *lent)
 {
 	struct stat sb;
 	int fd = dev_reopen(d, 0), ret;
 
 	*lent = -1;
-	if (fd == -EACCES && fstat(d->fd, &sb) == 0 &&
-			sb.st_uid == geteuid() && S_ISREG(sb.st_mode) &&
+	if (lend && fd == -EACCES && fstat(d->fd, &sb) == 0 &&
+			sb.st_uid == geteuid() &&
 			fchmod(d->fd, (sb.st_mode & 0777) | LENT) == 0) {
 		*lent = (int)(sb.st_mode & 0777);
 		fd = dev_reopen(d, 0);

@@ -45,10 +45,11 @@ PHEAP_HIDDEN int owner_is_me(const struct dev *d, const struct hdr *h,
 	uid_t *owner);
 /*
  * A read-write open of d's backing into w, its header area mapped, for
- * its owner or root: an owner without write permission on a file lends
+ * its owner or root: with lend, an owner without write permission lends
  * itself u+w for it (*lent: the mode to put back, -1 if nothing was lent),
  * as pchmod does.
  */
-PHEAP_HIDDEN int owner_open_rw(const struct dev *d, struct dev *w, int *lent);
+PHEAP_HIDDEN int owner_open_rw(const struct dev *d, struct dev *w, int lend,
+	int *lent);
 
 #endif

@@ -106,7 +106,7 @@ repair_entry(const char *path)
 		ret = err_set(EPERM, "%s: only its owner (uid %u) or root may "
 			"repair it", path, (unsigned)owner);
 	if (ret == 0)
-		ret = owner_open_rw(&d, &w, &lent);
+		ret = owner_open_rw(&d, &w, 1, &lent);
 	dev_close(&d);
 	if (ret)
 		return ret;
