@@ -261,12 +261,9 @@ held_bits(struct state *s, int b, int n)
 {
 	uint64_t bits = 0;
 
-	for (int i = b; i < b + n; i++) {
-		if (lock_try(s->lock_fd, LOCK_EPOCH0 + i, 1, F_WRLCK))
+	for (int i = b; i < b + n; i++)
+		if (lock_held(s->lock_fd, LOCK_EPOCH0 + i))
 			bits |= BIT(i);
-		else
-			lock_drop(s->lock_fd, LOCK_EPOCH0 + i, 1);
-	}
 	return bits;
 }
 
